@@ -1,0 +1,105 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// `processors.anomaly`: trace assembly, windowing and the detector chain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalyConfig {
+    /// A trace is complete this long after its last span arrived.
+    #[serde(default = "default_trace_wait", with = "humantime_serde")]
+    pub trace_wait: Duration,
+    /// Traces being assembled at once; over it the oldest is completed early (and counted).
+    #[serde(default = "default_max_traces")]
+    pub max_traces: usize,
+    /// Spans being assembled at once; over it the oldest trace is completed early (and counted). Bounds memory
+    /// even when a few traces are huge.
+    #[serde(default = "default_max_spans")]
+    pub max_spans: usize,
+    /// Requests waiting between the receivers and the assembler; when full, receivers answer 429 / UNAVAILABLE.
+    #[serde(default = "default_queue_size")]
+    pub queue_size: usize,
+    /// How completed traces are grouped for scoring.
+    #[serde(default)]
+    pub window: WindowConfig,
+}
+
+/// `processors.anomaly.window`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// A window closes when it holds this many traces (the paper's 50).
+    #[serde(default = "default_window_traces")]
+    pub traces: usize,
+    /// …or this long after it opened, whichever comes first (then it is marked partial).
+    #[serde(default = "default_window_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        Self {
+            traces: default_window_traces(),
+            timeout: default_window_timeout(),
+        }
+    }
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        Self {
+            trace_wait: default_trace_wait(),
+            max_traces: default_max_traces(),
+            max_spans: default_max_spans(),
+            queue_size: default_queue_size(),
+            window: WindowConfig::default(),
+        }
+    }
+}
+
+fn default_trace_wait() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_max_traces() -> usize {
+    100_000
+}
+fn default_max_spans() -> usize {
+    2_000_000
+}
+fn default_queue_size() -> usize {
+    256
+}
+fn default_window_traces() -> usize {
+    50
+}
+fn default_window_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl AnomalyConfig {
+    pub(crate) fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let positive = |key: &str, v: usize, hint: &str| {
+            if v == 0 {
+                Err(ConfigError::key(
+                    format!("{path}.{key}"),
+                    format!("must be at least 1; {hint}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        positive("max_traces", self.max_traces, "the default is 100000")?;
+        positive("max_spans", self.max_spans, "the default is 2000000")?;
+        positive("queue_size", self.queue_size, "the default is 256")?;
+        positive("window.traces", self.window.traces, "the paper uses 50")?;
+        if self.window.timeout.is_zero() {
+            return Err(ConfigError::key(
+                format!("{path}.window.timeout"),
+                "must be longer than 0s; the default is 10s",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+use serde::Deserialize;
+
+use crate::ByteSize;
+
+/// `receivers.otlp`: OTLP over gRPC and HTTP, exactly as the collector's `otlp` receiver accepts it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    /// Which protocols to serve; a protocol left out is not served.
+    pub protocols: Protocols,
+    /// Largest request accepted, after decompression (413 / RESOURCE_EXHAUSTED beyond it).
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: ByteSize,
+}
+
+/// `receivers.otlp.protocols`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocols {
+    /// OTLP/gRPC `TraceService/Export`.
+    pub grpc: Option<GrpcProtocol>,
+    /// OTLP/HTTP `POST /v1/traces` (protobuf and JSON).
+    pub http: Option<HttpProtocol>,
+}
+
+/// `receivers.otlp.protocols.grpc`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcProtocol {
+    /// `host:port` to listen on.
+    #[serde(default = "default_grpc_endpoint")]
+    pub endpoint: String,
+}
+
+/// `receivers.otlp.protocols.http`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProtocol {
+    /// `host:port` to listen on.
+    #[serde(default = "default_http_endpoint")]
+    pub endpoint: String,
+}
+
+impl Default for GrpcProtocol {
+    fn default() -> Self {
+        Self {
+            endpoint: default_grpc_endpoint(),
+        }
+    }
+}
+
+impl Default for HttpProtocol {
+    fn default() -> Self {
+        Self {
+            endpoint: default_http_endpoint(),
+        }
+    }
+}
+
+fn default_grpc_endpoint() -> String {
+    "0.0.0.0:4317".to_owned()
+}
+
+fn default_http_endpoint() -> String {
+    "0.0.0.0:4318".to_owned()
+}
+
+fn default_max_request_bytes() -> ByteSize {
+    ByteSize(16 << 20)
+}
+
+impl OtlpReceiverConfig {
+    pub(crate) fn validate(&self, path: &str) -> Result<(), crate::ConfigError> {
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            return Err(crate::ConfigError::key(
+                format!("{path}.protocols"),
+                "enable at least one of grpc or http, e.g. `grpc: { endpoint: \"0.0.0.0:4317\" }`",
+            ));
+        }
+        if let Some(g) = &self.protocols.grpc {
+            crate::load::check_listen_endpoint(&format!("{path}.protocols.grpc.endpoint"), &g.endpoint)?;
+        }
+        if let Some(h) = &self.protocols.http {
+            crate::load::check_listen_endpoint(&format!("{path}.protocols.http.endpoint"), &h.endpoint)?;
+        }
+        if self.max_request_bytes.0 < 1024 {
+            return Err(crate::ConfigError::key(
+                format!("{path}.max_request_bytes"),
+                "must be at least 1KiB; the default is 16MiB",
+            ));
+        }
+        Ok(())
+    }
+}

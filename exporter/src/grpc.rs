@@ -1,0 +1,141 @@
+//! OTLP/gRPC client. The batch is encoded once into bytes and every attempt sends those bytes, so a retry
+//! neither re-encodes nor clones the batch.
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use spanguard_config::{Compression, OtlpExporterConfig};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+use crate::{ExportError, ExporterError};
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+struct RawEncoder;
+struct ResponseDecoder;
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for ResponseDecoder {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        let n = src.remaining();
+        ExportTraceServiceResponse::decode(src.copy_to_bytes(n))
+            .map(Some)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = RawEncoder;
+    type Decoder = ResponseDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> ResponseDecoder {
+        ResponseDecoder
+    }
+}
+
+/// A connection (lazily established, re-established on failure) to an OTLP/gRPC peer.
+#[derive(Clone)]
+pub(crate) struct GrpcClient {
+    grpc: tonic::client::Grpc<Channel>,
+    headers: Vec<(
+        MetadataKey<tonic::metadata::Ascii>,
+        MetadataValue<tonic::metadata::Ascii>,
+    )>,
+    timeout: Duration,
+}
+
+impl GrpcClient {
+    pub(crate) fn new(name: &str, c: &OtlpExporterConfig) -> Result<Self, ExporterError> {
+        let bad = |message: String| ExporterError::Endpoint {
+            name: name.to_owned(),
+            message,
+        };
+        if c.endpoint.starts_with("https://") {
+            return Err(bad(
+                "https:// endpoints need TLS, which this build does not include; use http://".into(),
+            ));
+        }
+        let endpoint = Endpoint::from_shared(c.endpoint.clone())
+            .map_err(|e| bad(format!("{:?} is not a valid URL: {e}", c.endpoint)))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(4 << 20);
+        if c.compression == Compression::Gzip {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &c.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| bad(format!("header name {k:?} is not valid gRPC metadata")))?;
+            let value = MetadataValue::try_from(v.as_str())
+                .map_err(|_| bad(format!("header {k:?} has a value that is not valid ASCII metadata")))?;
+            headers.push((key, value));
+        }
+        Ok(Self {
+            grpc,
+            headers,
+            timeout: c.timeout,
+        })
+    }
+
+    /// Sends one encoded `ExportTraceServiceRequest`; returns the spans the peer rejected.
+    pub(crate) async fn export(&self, body: Bytes) -> Result<i64, ExportError> {
+        let mut grpc = self.grpc.clone();
+        grpc.ready()
+            .await
+            .map_err(|e| ExportError::retryable(format!("peer not ready: {e}"), None))?;
+        let mut request = tonic::Request::new(body);
+        request.set_timeout(self.timeout);
+        for (k, v) in &self.headers {
+            request.metadata_mut().insert(k.clone(), v.clone());
+        }
+        let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
+        match grpc.unary(request, path, RawCodec).await {
+            Ok(resp) => Ok(resp.into_inner().partial_success.map(|p| p.rejected_spans).unwrap_or(0)),
+            Err(status) => Err(classify(&status)),
+        }
+    }
+}
+
+/// Retryable codes per the OTLP specification.
+fn classify(status: &Status) -> ExportError {
+    let message = format!("peer answered {:?}: {}", status.code(), status.message());
+    match status.code() {
+        Code::Unavailable
+        | Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::DataLoss => ExportError::retryable(message, None),
+        // RESOURCE_EXHAUSTED is retryable only when the server says when (RetryInfo); we treat it as throttling.
+        Code::ResourceExhausted => ExportError::retryable(message, None),
+        Code::Unknown if status.message().contains("transport") || status.message().contains("connect") => {
+            ExportError::retryable(message, None)
+        }
+        _ => ExportError::permanent(message),
+    }
+}

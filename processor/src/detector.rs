@@ -1,0 +1,47 @@
+//! The seam every detector plugs into.
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use serde::Serialize;
+
+use crate::Window;
+
+/// Scores windows. Implementations are plain, synchronous and deterministic: no sockets, no clocks, no globals
+/// (state across windows, such as a slowly adapting baseline, lives in `self`). That is what lets the live
+/// pipeline and the offline `score`/`eval` commands share one implementation.
+pub trait Detector: Send {
+    /// Short stable name (`frequency`, `graph`): used in `anomaly.detectors` and metric labels.
+    fn name(&self) -> &'static str;
+
+    /// Scores one window.
+    fn score(&mut self, window: &Window) -> WindowScore;
+}
+
+/// One thing that contributed to a score: a sequence, an edge, a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    /// What it is (`frontend/GET /cart → cart/GetCart`, `eNB->MME`).
+    pub label: String,
+    /// Its expected (baseline) value.
+    pub expected: f64,
+    /// Its observed value in the window.
+    pub observed: f64,
+}
+
+/// A detector's verdict on one window.
+#[derive(Debug, Clone, Default)]
+pub struct WindowScore {
+    /// The detector's name.
+    pub detector: &'static str,
+    /// Whether it fired.
+    pub anomalous: bool,
+    /// Its main score (for summaries).
+    pub score: f64,
+    /// The threshold `score` was compared with.
+    pub threshold: f64,
+    /// Attributes for every span of the window (`anomaly.<detector>.*`).
+    pub attributes: Vec<KeyValue>,
+    /// Attributes for the root span of individual traces, by trace index in the window.
+    pub trace_attributes: Vec<(usize, Vec<KeyValue>)>,
+    /// The largest contributions to the score, largest first.
+    pub top: Vec<Contribution>,
+}

@@ -1,0 +1,31 @@
+//! The processor: spans in, enriched spans out.
+//!
+//! ```text
+//! requests ─► record (span + shared resource/scope) ─► assembly (by trace id, trace_wait)
+//!          ─► window (N traces | timeout) ─► detectors ─► enrich (anomaly.* attributes) ─► regroup ─► exporter
+//! ```
+//!
+//! Detectors are plain synchronous code behind [`Detector`]: a window in, a [`WindowScore`] out. They never see
+//! sockets or clocks, so the same code serves the live pipeline and the offline `train`/`score` commands.
+
+pub mod assembly;
+pub mod attributes;
+pub mod detector;
+pub mod enrich;
+mod late;
+mod metrics;
+pub mod record;
+pub mod regroup;
+mod stage;
+pub mod trace;
+pub mod window;
+
+pub use assembly::{Assembler, Completion};
+pub use detector::{Contribution, Detector, WindowScore};
+pub use record::{split_request, ResourceCtx, ScopeCtx, SpanRecord};
+pub use stage::{Processor, ProcessorHandle, ScoreReport, WindowReport};
+pub use trace::{Trace, TraceId};
+pub use window::{Window, Windower};
+
+/// The OTLP request type spans arrive and leave in.
+pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

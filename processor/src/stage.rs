@@ -1,0 +1,269 @@
+//! The processor task: one owner of all assembly state, driven by its input channel and a ticker. It never
+//! drops a span: when the exporters are slow it waits on its output, its input channel fills, and the receivers
+//! answer with backpressure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use serde::Serialize;
+use spanguard_config::AnomalyConfig;
+use spanguard_telemetry::{Counter, Registry};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::assembly::{Assembler, Completion};
+use crate::enrich::{add_attributes, enrich, window_attributes};
+use crate::late::Forwarded;
+use crate::metrics::ProcessorMetrics;
+use crate::record::split_request;
+use crate::regroup::regroup;
+use crate::trace::trace_id_of;
+use crate::{attributes, Contribution, Detector, Request, SpanRecord, Trace, Window, WindowScore, Windower};
+
+/// One detector's verdict, as reported to observers (the demo's live table, logs).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreReport {
+    /// Detector name.
+    pub detector: &'static str,
+    /// Fired or not.
+    pub anomalous: bool,
+    /// Its score.
+    pub score: f64,
+    /// Its threshold.
+    pub threshold: f64,
+    /// Largest contributions.
+    pub top: Vec<Contribution>,
+}
+
+/// What happened to one window, for observers.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowReport {
+    /// Window id (`anomaly.window.id`).
+    pub id: String,
+    /// Sequence number in this run.
+    pub seq: u64,
+    /// Traces in it.
+    pub traces: usize,
+    /// Spans in it.
+    pub spans: usize,
+    /// Closed before filling.
+    pub partial: bool,
+    /// Earliest span start, ns.
+    pub start_ns: u64,
+    /// Latest span end, ns.
+    pub end_ns: u64,
+    /// Any detector fired.
+    pub detected: bool,
+    /// Per-detector verdicts.
+    pub scores: Vec<ScoreReport>,
+}
+
+/// The processor: assembly, windowing, detection, enrichment.
+pub struct Processor {
+    assembler: Assembler,
+    windower: Windower,
+    forwarded: Forwarded,
+    detectors: Vec<(Box<dyn Detector>, Counter)>,
+    metrics: ProcessorMetrics,
+    reports: broadcast::Sender<Arc<WindowReport>>,
+    tick: Duration,
+}
+
+/// A handle observers use to follow scored windows; lagging observers lose old reports, never slow the pipeline.
+pub type ProcessorHandle = broadcast::Receiver<Arc<WindowReport>>;
+
+impl Processor {
+    /// A processor with `detectors` in chain order.
+    pub fn new(config: &AnomalyConfig, detectors: Vec<Box<dyn Detector>>, registry: &Registry) -> Self {
+        let metrics = ProcessorMetrics::new(registry);
+        let run = format!("{:08x}", rand::random::<u32>());
+        let detectors = detectors
+            .into_iter()
+            .map(|d| {
+                let c = metrics.anomalies(d.name());
+                (d, c)
+            })
+            .collect();
+        let tick = (config.trace_wait.min(config.window.timeout) / 10)
+            .clamp(Duration::from_millis(5), Duration::from_millis(100));
+        Self {
+            assembler: Assembler::new(config.trace_wait, config.max_traces, config.max_spans),
+            windower: Windower::new(config.window.traces, config.window.timeout, run),
+            forwarded: Forwarded::new(config.max_traces),
+            detectors,
+            metrics,
+            reports: broadcast::channel(1024).0,
+            tick,
+        }
+    }
+
+    /// Follow scored windows.
+    pub fn subscribe(&self) -> ProcessorHandle {
+        self.reports.subscribe()
+    }
+
+    /// Runs until `input` is closed (all receivers stopped), then completes every trace and window, forwards
+    /// them, and returns. Dropping `output` then tells the exporters to flush.
+    pub async fn run(mut self, mut input: mpsc::Receiver<Request>, output: mpsc::Sender<Request>) {
+        let mut ticker = tokio::time::interval(self.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut outbox: Vec<Request> = Vec::new();
+        loop {
+            tokio::select! {
+                biased;
+                msg = input.recv() => match msg {
+                    Some(req) => {
+                        let now = Instant::now();
+                        self.ingest(req, now, &mut outbox);
+                        // Under sustained input the ticker branch may rarely win: expire here too.
+                        self.advance(now, &mut outbox);
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => self.advance(Instant::now(), &mut outbox),
+            }
+            if !Self::send_all(&output, &mut outbox).await {
+                return;
+            }
+        }
+        self.drain(&mut outbox);
+        Self::send_all(&output, &mut outbox).await;
+        tracing::info!("processor drained");
+    }
+
+    async fn send_all(output: &mpsc::Sender<Request>, outbox: &mut Vec<Request>) -> bool {
+        for req in outbox.drain(..) {
+            if output.send(req).await.is_err() {
+                tracing::error!("exporters stopped before the processor; remaining spans cannot be forwarded");
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Takes in one request's spans at `now`.
+    pub fn ingest(&mut self, req: Request, now: Instant, outbox: &mut Vec<Request>) {
+        let mut late: Vec<SpanRecord> = Vec::new();
+        let mut completed: Vec<(Trace, Completion)> = Vec::new();
+        let assembler = &mut self.assembler;
+        let forwarded = &self.forwarded;
+        split_request(req, |mut rec| {
+            let Some(id) = trace_id_of(&rec.span.trace_id) else {
+                return; // the receiver admits only 16-byte ids
+            };
+            if let Some(attrs) = forwarded.get(&id) {
+                add_attributes(&mut rec.span.attributes, attrs);
+                add_attributes(&mut rec.span.attributes, &[attributes::boolean(attributes::LATE, true)]);
+                late.push(rec);
+            } else {
+                assembler.add(id, rec, now, &mut |t, why| completed.push((t, why)));
+            }
+        });
+        if !late.is_empty() {
+            self.metrics.late_spans.add(late.len() as u64);
+            self.metrics.forwarded_spans.add(late.len() as u64);
+            outbox.push(regroup(late));
+        }
+        for (trace, why) in completed {
+            self.complete(trace, why, now, outbox);
+        }
+        self.update_gauges();
+    }
+
+    /// Completes due traces and times out the open window.
+    pub fn advance(&mut self, now: Instant, outbox: &mut Vec<Request>) {
+        if self.assembler.next_deadline().is_some_and(|d| d <= now) {
+            let mut completed = Vec::new();
+            self.assembler.expire(now, &mut |t, why| completed.push((t, why)));
+            for (trace, why) in completed {
+                self.complete(trace, why, now, outbox);
+            }
+            self.update_gauges();
+        }
+        if let Some(w) = self.windower.tick(now) {
+            self.score_and_forward(w, outbox);
+        }
+    }
+
+    /// Completes everything in flight (shutdown).
+    pub fn drain(&mut self, outbox: &mut Vec<Request>) {
+        let now = Instant::now();
+        let mut completed = Vec::new();
+        self.assembler.drain(&mut |t, why| completed.push((t, why)));
+        for (trace, why) in completed {
+            self.complete(trace, why, now, outbox);
+        }
+        if let Some(w) = self.windower.flush() {
+            self.score_and_forward(w, outbox);
+        }
+        self.update_gauges();
+    }
+
+    fn complete(&mut self, trace: Trace, why: Completion, now: Instant, outbox: &mut Vec<Request>) {
+        self.metrics.completed(why).inc();
+        if why == Completion::MaxTraces || why == Completion::MaxSpans {
+            tracing::debug!(
+                ?why,
+                "trace completed early: raise processors.anomaly.max_traces/max_spans if frequent"
+            );
+        }
+        if let Some(w) = self.windower.push(trace, now) {
+            self.score_and_forward(w, outbox);
+        }
+    }
+
+    fn score_and_forward(&mut self, window: Window, outbox: &mut Vec<Request>) {
+        let scores: Vec<WindowScore> = self.detectors.iter_mut().map(|(d, _)| d.score(&window)).collect();
+        for ((_, fired), s) in self.detectors.iter().zip(&scores) {
+            if s.anomalous {
+                fired.inc();
+            }
+        }
+        if window.partial {
+            self.metrics.windows_partial.inc();
+        } else {
+            self.metrics.windows_full.inc();
+        }
+        let attrs = window_attributes(&window, &scores);
+        let report = WindowReport {
+            id: window.id.clone(),
+            seq: window.seq,
+            traces: window.traces.len(),
+            spans: window.span_count(),
+            partial: window.partial,
+            start_ns: window.start_ns(),
+            end_ns: window.end_ns(),
+            detected: scores.iter().any(|s| s.anomalous),
+            scores: scores
+                .iter()
+                .map(|s| ScoreReport {
+                    detector: s.detector,
+                    anomalous: s.anomalous,
+                    score: s.score,
+                    threshold: s.threshold,
+                    top: s.top.clone(),
+                })
+                .collect(),
+        };
+        if report.detected {
+            tracing::warn!(window = %report.id, traces = report.traces, detectors = ?scores.iter().filter(|s| s.anomalous).map(|s| s.detector).collect::<Vec<_>>(), "anomalous window");
+        }
+        let shared: Arc<[KeyValue]> = Arc::from(attrs.clone());
+        for t in &window.traces {
+            self.forwarded.remember(t.id, Arc::clone(&shared));
+        }
+        let records = enrich(window, &scores, &attrs);
+        self.metrics.forwarded_spans.add(records.len() as u64);
+        outbox.push(regroup(records));
+        let _ = self.reports.send(Arc::new(report));
+    }
+
+    fn update_gauges(&self) {
+        self.metrics
+            .traces_in_flight
+            .set(self.assembler.traces_in_flight() as i64);
+        self.metrics
+            .spans_in_flight
+            .set(self.assembler.spans_in_flight() as i64);
+    }
+}

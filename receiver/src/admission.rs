@@ -1,0 +1,292 @@
+//! The single door into the pipeline, shared by every protocol: validate the spans, count them, and try to hand
+//! the request on without waiting — a full pipeline is reported to the client as backpressure.
+
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use spanguard_telemetry::{names, Counter, Registry};
+use tokio::sync::mpsc;
+
+use crate::Request;
+
+/// Which protocol a request came in on (a metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP.
+    Http,
+}
+
+impl Protocol {
+    fn label(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The pipeline is full: retry later (429 / UNAVAILABLE).
+    Backpressure,
+    /// The pipeline is shutting down (503 / UNAVAILABLE).
+    ShuttingDown,
+}
+
+/// An admitted request: how many spans were rejected as invalid (OTLP partial success).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admitted {
+    /// Spans dropped because their ids are malformed.
+    pub rejected_spans: i64,
+    /// Why, for the partial-success message.
+    pub message: String,
+}
+
+impl Admitted {
+    /// The OTLP response: success, with `partial_success` when spans were rejected.
+    pub fn response(self) -> ExportTraceServiceResponse {
+        ExportTraceServiceResponse {
+            partial_success: (self.rejected_spans > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans: self.rejected_spans,
+                error_message: self.message,
+            }),
+        }
+    }
+}
+
+struct ProtocolCounters {
+    accepted: Counter,
+    backpressure: Counter,
+    invalid_id: Counter,
+    requests_backpressure: Counter,
+    requests_malformed: Counter,
+    requests_too_large: Counter,
+    requests_media_type: Counter,
+}
+
+impl ProtocolCounters {
+    fn new(registry: &Registry, protocol: Protocol) -> Self {
+        let p = protocol.label();
+        let refused = |reason| {
+            registry.counter(
+                names::RECEIVER_REFUSED_SPANS,
+                "Spans refused by a receiver, by reason.",
+                &[("protocol", p), ("reason", reason)],
+            )
+        };
+        let requests = |reason| {
+            registry.counter(
+                names::RECEIVER_REFUSED_REQUESTS,
+                "Requests refused by a receiver, by reason.",
+                &[("protocol", p), ("reason", reason)],
+            )
+        };
+        Self {
+            accepted: registry.counter(
+                names::RECEIVER_ACCEPTED_SPANS,
+                "Spans accepted by a receiver.",
+                &[("protocol", p)],
+            ),
+            backpressure: refused("backpressure"),
+            invalid_id: refused("invalid_trace_id"),
+            requests_backpressure: requests("backpressure"),
+            requests_malformed: requests("malformed"),
+            requests_too_large: requests("too_large"),
+            requests_media_type: requests("unsupported_media_type"),
+        }
+    }
+}
+
+/// Why a request was refused before it could be decoded (for counting; its spans are unknown).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EarlyRefusal {
+    Malformed,
+    TooLarge,
+    MediaType,
+}
+
+/// The door into the pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct Admission {
+    tx: mpsc::Sender<Request>,
+    counters: std::sync::Arc<[ProtocolCounters; 2]>,
+}
+
+impl Admission {
+    /// A door feeding `tx`, counting into `registry`.
+    pub fn new(tx: mpsc::Sender<Request>, registry: &Registry) -> Self {
+        Self {
+            tx,
+            counters: std::sync::Arc::new([
+                ProtocolCounters::new(registry, Protocol::Grpc),
+                ProtocolCounters::new(registry, Protocol::Http),
+            ]),
+        }
+    }
+
+    fn counters(&self, protocol: Protocol) -> &ProtocolCounters {
+        &self.counters[protocol as usize]
+    }
+
+    pub(crate) fn count_early_refusal(&self, protocol: Protocol, why: EarlyRefusal) {
+        let c = self.counters(protocol);
+        match why {
+            EarlyRefusal::Malformed => c.requests_malformed.inc(),
+            EarlyRefusal::TooLarge => c.requests_too_large.inc(),
+            EarlyRefusal::MediaType => c.requests_media_type.inc(),
+        }
+    }
+
+    /// Validates `req` (spans with malformed ids are removed and reported as a partial success) and hands the
+    /// rest to the pipeline without waiting.
+    pub fn admit(&self, protocol: Protocol, mut req: Request) -> Result<Admitted, Refusal> {
+        let c = self.counters(protocol);
+        let (kept, rejected) = retain_valid_spans(&mut req.resource_spans);
+        if rejected > 0 {
+            c.invalid_id.add(rejected);
+        }
+        let admitted = Admitted {
+            rejected_spans: rejected as i64,
+            message: if rejected > 0 {
+                format!("{rejected} span(s) rejected: trace_id must be 16 non-zero bytes and span_id 8 non-zero bytes")
+            } else {
+                String::new()
+            },
+        };
+        if kept == 0 {
+            return Ok(admitted);
+        }
+        match self.tx.try_send(req) {
+            Ok(()) => {
+                c.accepted.add(kept);
+                Ok(admitted)
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                c.backpressure.add(kept);
+                c.requests_backpressure.inc();
+                Err(Refusal::Backpressure)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                c.backpressure.add(kept);
+                c.requests_backpressure.inc();
+                Err(Refusal::ShuttingDown)
+            }
+        }
+    }
+}
+
+fn valid_id(id: &[u8], len: usize) -> bool {
+    id.len() == len && id.iter().any(|b| *b != 0)
+}
+
+/// Removes spans whose ids cannot be assembled into a trace; returns (kept, rejected).
+fn retain_valid_spans(resource_spans: &mut Vec<ResourceSpans>) -> (u64, u64) {
+    let mut kept = 0u64;
+    let mut rejected = 0u64;
+    for rs in resource_spans.iter_mut() {
+        for ss in rs.scope_spans.iter_mut() {
+            let before = ss.spans.len();
+            if ss
+                .spans
+                .iter()
+                .all(|s| valid_id(&s.trace_id, 16) && valid_id(&s.span_id, 8))
+            {
+                kept += before as u64;
+                continue;
+            }
+            ss.spans
+                .retain(|s| valid_id(&s.trace_id, 16) && valid_id(&s.span_id, 8));
+            kept += ss.spans.len() as u64;
+            rejected += (before - ss.spans.len()) as u64;
+        }
+        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+    }
+    resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+    (kept, rejected)
+}
+
+/// Spans in a request, for counting refusals.
+pub(crate) fn span_count(req: &Request) -> u64 {
+    req.resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len() as u64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+
+    fn span(trace: u8, span: u8) -> Span {
+        Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![span; 8],
+            ..Default::default()
+        }
+    }
+
+    fn request(spans: Vec<Span>) -> Request {
+        Request {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_ids_and_applies_backpressure() {
+        let registry = Registry::new();
+        let (tx, mut rx) = mpsc::channel(1);
+        let door = Admission::new(tx, &registry);
+        let mut bad = span(1, 1);
+        bad.trace_id = vec![0; 16];
+        let got = door.admit(Protocol::Grpc, request(vec![span(1, 1), bad])).unwrap();
+        assert_eq!(got.rejected_spans, 1);
+        assert_eq!(span_count(&rx.recv().await.unwrap()), 1);
+
+        door.admit(Protocol::Http, request(vec![span(2, 2)])).unwrap();
+        assert_eq!(
+            door.admit(Protocol::Http, request(vec![span(3, 3)])),
+            Err(Refusal::Backpressure)
+        );
+        assert_eq!(
+            registry.counter_value(names::RECEIVER_ACCEPTED_SPANS, &[("protocol", "http")]),
+            1
+        );
+        assert_eq!(
+            registry.counter_value(
+                names::RECEIVER_REFUSED_SPANS,
+                &[("protocol", "http"), ("reason", "backpressure")]
+            ),
+            1
+        );
+        assert_eq!(
+            registry.counter_value(
+                names::RECEIVER_REFUSED_SPANS,
+                &[("protocol", "grpc"), ("reason", "invalid_trace_id")]
+            ),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn all_rejected_is_not_forwarded() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let door = Admission::new(tx, &Registry::new());
+        let mut bad = span(1, 1);
+        bad.span_id = vec![1; 3];
+        assert_eq!(
+            door.admit(Protocol::Grpc, request(vec![bad])).unwrap().rejected_spans,
+            1
+        );
+        assert!(rx.try_recv().is_err());
+    }
+}

@@ -1,0 +1,22 @@
+//! Receivers: where spans enter spanguard. OTLP/gRPC (`TraceService/Export`) and OTLP/HTTP (`POST /v1/traces`,
+//! protobuf or JSON, optionally gzip), answering with the status codes the OTLP specification prescribes, so that
+//! any SDK or collector can point at spanguard as it would at a collector.
+//!
+//! A receiver only decodes, validates and admits: admitted requests go into one bounded channel towards the
+//! processor, and a full channel is answered with backpressure (429 / UNAVAILABLE), never buffered without bound.
+
+mod admission;
+mod decode;
+mod errors;
+mod grpc;
+mod http;
+mod rpc_status;
+mod server;
+
+pub use admission::{Admission, Admitted, Protocol, Refusal};
+pub use decode::{decode_request, DecodeError, Encoding};
+pub use errors::ReceiverError;
+pub use server::{BoundReceiver, OtlpReceiver};
+
+/// What a receiver hands to the processor: one decoded, validated OTLP request.
+pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

@@ -1,0 +1,119 @@
+use std::net::SocketAddr;
+
+use spanguard_config::OtlpReceiverConfig;
+use spanguard_telemetry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Admission, ReceiverError, Request};
+
+/// An `otlp` receiver as configured: not yet listening.
+pub struct OtlpReceiver {
+    name: String,
+    config: OtlpReceiverConfig,
+    admission: Admission,
+}
+
+/// A receiver whose sockets are bound (so tests can ask for port 0 and learn the real port), ready to serve.
+pub struct BoundReceiver {
+    grpc: Option<TcpListener>,
+    http: Option<TcpListener>,
+    admission: Admission,
+    max_request_bytes: usize,
+}
+
+impl OtlpReceiver {
+    /// A receiver named `name` (its config key) feeding `tx`.
+    pub fn new(name: &str, config: OtlpReceiverConfig, tx: mpsc::Sender<Request>, registry: &Registry) -> Self {
+        Self {
+            name: name.to_owned(),
+            config,
+            admission: Admission::new(tx, registry),
+        }
+    }
+
+    /// Binds the configured endpoints.
+    pub async fn bind(self) -> Result<BoundReceiver, ReceiverError> {
+        let bind = |endpoint: String, key: String| async move {
+            TcpListener::bind(&endpoint)
+                .await
+                .map_err(|source| ReceiverError::Bind { endpoint, key, source })
+        };
+        let grpc = match &self.config.protocols.grpc {
+            Some(g) => Some(
+                bind(
+                    g.endpoint.clone(),
+                    format!("receivers.{}.protocols.grpc.endpoint", self.name),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let http = match &self.config.protocols.http {
+            Some(h) => Some(
+                bind(
+                    h.endpoint.clone(),
+                    format!("receivers.{}.protocols.http.endpoint", self.name),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok(BoundReceiver {
+            grpc,
+            http,
+            admission: self.admission,
+            max_request_bytes: usize::try_from(self.config.max_request_bytes.0).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+impl BoundReceiver {
+    /// The gRPC listen address, if served.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The HTTP listen address, if served.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting and finishes requests in flight.
+    pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ReceiverError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(listener) = self.grpc {
+            tracing::info!(addr = ?listener.local_addr().ok(), "OTLP/gRPC receiver listening");
+            let svc = crate::grpc::TraceServiceServer::new(self.admission.clone(), self.max_request_bytes);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                tonic::transport::Server::builder()
+                    .add_service(svc)
+                    .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                    .await
+                    .map_err(ReceiverError::Grpc)
+            });
+        }
+        if let Some(listener) = self.http {
+            tracing::info!(addr = ?listener.local_addr().ok(), "OTLP/HTTP receiver listening");
+            let app = crate::http::router(self.admission.clone(), self.max_request_bytes);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .map_err(ReceiverError::Http)
+            });
+        }
+        while let Some(res) = tasks.join_next().await {
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(join) => return Err(ReceiverError::Http(std::io::Error::other(join))),
+            }
+        }
+        Ok(())
+    }
+}

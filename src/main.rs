@@ -1,0 +1,137 @@
+//! `spanguard`: the command line. Thin by design: parse, set up logging, call into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use spanguard_config::{Config, LogEncoding};
+
+#[derive(Parser)]
+#[command(
+    name = "spanguard",
+    version,
+    about = "A drop-in OTLP pipeline stage that scores trace windows for security anomalies and tags every span."
+)]
+struct Cli {
+    /// Log line format (overrides service.telemetry.logs.encoding).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Console,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline: receive OTLP, score windows, forward enriched spans.
+    Run {
+        /// Collector-shaped YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a config without starting anything.
+    Validate {
+        /// Collector-shaped YAML config.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match flag {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Console) => false,
+        None => encoding == LogEncoding::Json,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("spanguard: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { config } => {
+            let c = Config::load(&config)?;
+            println!(
+                "{}: ok ({} receiver(s), {} exporter(s), window of {} traces)",
+                config.display(),
+                c.receivers.len(),
+                c.exporters.len(),
+                c.processor.config.window.traces
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config } => {
+            let c = Config::load(&config)?;
+            init_logs(
+                &c.service.telemetry.logs.level,
+                c.service.telemetry.logs.encoding,
+                cli.log_format,
+            );
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            rt.block_on(run(c))
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let running = spanguard::pipeline::start(&config, Vec::new()).await?;
+    tracing::info!(
+        grpc = ?running.grpc_addrs,
+        http = ?running.http_addrs,
+        metrics = ?running.metrics_addr,
+        "spanguard running"
+    );
+    wait_for_signal().await?;
+    tracing::info!("signal received: draining");
+    let report = running.shutdown(config.service.shutdown_timeout).await;
+    if report.clean {
+        tracing::info!(dropped_spans = report.dropped_spans, "stopped");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        tracing::error!(
+            dropped_spans = report.dropped_spans,
+            "stopped before everything was delivered"
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Every metric spanguard exports. The README's "Metrics" table lists these; keep them in step.
+
+/// Spans accepted by a receiver (label `protocol`).
+pub const RECEIVER_ACCEPTED_SPANS: &str = "spanguard_receiver_accepted_spans_total";
+/// Spans refused by a receiver (labels `protocol`, `reason`: backpressure, invalid_trace_id). Spans of a request
+/// that cannot be decoded cannot be counted: see [`RECEIVER_REFUSED_REQUESTS`].
+pub const RECEIVER_REFUSED_SPANS: &str = "spanguard_receiver_refused_spans_total";
+/// Requests refused by a receiver (labels `protocol`, `reason`: backpressure, malformed, too_large,
+/// unsupported_media_type).
+pub const RECEIVER_REFUSED_REQUESTS: &str = "spanguard_receiver_refused_requests_total";
+
+/// Traces being assembled.
+pub const PROCESSOR_TRACES_IN_FLIGHT: &str = "spanguard_processor_traces_in_flight";
+/// Spans being assembled.
+pub const PROCESSOR_SPANS_IN_FLIGHT: &str = "spanguard_processor_spans_in_flight";
+/// Traces completed (label `reason`: trace_wait, max_traces, max_spans, shutdown).
+pub const PROCESSOR_TRACES_COMPLETED: &str = "spanguard_processor_traces_completed_total";
+/// Spans that arrived after their trace had been forwarded; forwarded with `anomaly.late = true`.
+pub const PROCESSOR_LATE_SPANS: &str = "spanguard_processor_late_spans_total";
+/// Windows scored (label `partial`: true when closed by timeout or shutdown before filling).
+pub const PROCESSOR_WINDOWS: &str = "spanguard_processor_windows_total";
+/// Windows flagged (label `detector`).
+pub const PROCESSOR_ANOMALIES: &str = "spanguard_processor_anomalies_total";
+/// Spans handed to the exporters.
+pub const PROCESSOR_FORWARDED_SPANS: &str = "spanguard_processor_forwarded_spans_total";
+
+/// Spans delivered by an exporter (label `exporter`).
+pub const EXPORTER_SENT_SPANS: &str = "spanguard_exporter_sent_spans_total";
+/// Spans an exporter gave up on (labels `exporter`, `reason`: retries_exhausted, permanent_error, shutdown,
+/// rejected_by_peer).
+pub const EXPORTER_DROPPED_SPANS: &str = "spanguard_exporter_dropped_spans_total";
+/// Export attempts retried (label `exporter`).
+pub const EXPORTER_RETRIES: &str = "spanguard_exporter_retries_total";
+/// Batches waiting in an exporter's queue (label `exporter`).
+pub const EXPORTER_QUEUE_LENGTH: &str = "spanguard_exporter_queue_length";
+/// Capacity of an exporter's queue, in batches (label `exporter`).
+pub const EXPORTER_QUEUE_CAPACITY: &str = "spanguard_exporter_queue_capacity";

@@ -1,0 +1,257 @@
+//! Helpers shared by the integration tests: configs with port 0, a real OpenTelemetry SDK client, raw OTLP
+//! calls for the malformed-input cases, and span inspection.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use opentelemetry::trace::{Tracer, TracerProvider as _};
+use opentelemetry::KeyValue as OtelKv;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    trace_service_client::TraceServiceClient, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use prost::Message;
+use spanguard_config::Config;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::Status;
+
+/// A pipeline config on port 0 everywhere, exporting to `sink_url` with fast retries.
+pub fn config(sink_url: &str, extra_processor: &str, extra_exporter: &str) -> Config {
+    let text = format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: {{ endpoint: "127.0.0.1:0" }}
+      http: {{ endpoint: "127.0.0.1:0" }}
+processors:
+  anomaly:
+    trace_wait: 200ms
+    window: {{ traces: 5, timeout: 1s }}
+{extra_processor}
+exporters:
+  otlp:
+    endpoint: "{sink_url}"
+    batch: {{ send_batch_size: 64, timeout: 50ms }}
+    retry_on_failure: {{ initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 60s }}
+{extra_exporter}
+service:
+  pipelines:
+    traces: {{ receivers: [otlp], processors: [anomaly], exporters: [otlp] }}
+  telemetry:
+    metrics: {{ address: "127.0.0.1:0" }}
+"#
+    );
+    Config::from_yaml(&text, |_| None).expect("test config is valid")
+}
+
+/// A real OpenTelemetry SDK tracer provider exporting to spanguard.
+pub fn sdk(protocol: Protocol, endpoint: String, service: &str) -> SdkTracerProvider {
+    let exporter = match protocol {
+        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build(),
+        p => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(p)
+            .with_endpoint(endpoint)
+            .build(),
+    }
+    .expect("SDK exporter builds");
+    SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build()
+}
+
+/// Emits `traces` traces of one root and two children, each span carrying `test.trace` and `user`.
+pub fn emit(provider: &SdkTracerProvider, traces: usize) {
+    use opentelemetry::trace::{Span as _, TraceContextExt};
+    let tracer = provider.tracer("spanguard-tests");
+    for i in 0..traces {
+        let attrs = vec![OtelKv::new("test.trace", i as i64), OtelKv::new("user", "alice")];
+        let root = tracer
+            .span_builder("login")
+            .with_attributes(attrs.clone())
+            .start(&tracer);
+        let cx = opentelemetry::Context::current_with_span(root);
+        for child in ["check-password", "load-profile"] {
+            let mut s = tracer
+                .span_builder(child)
+                .with_attributes(attrs.clone())
+                .start_with_context(&tracer, &cx);
+            s.end();
+        }
+        cx.span().end();
+    }
+}
+
+/// Every span the sink received, with its service name.
+pub fn spans(requests: &[ExportTraceServiceRequest]) -> Vec<(String, Span)> {
+    let mut out = Vec::new();
+    for r in requests {
+        for rs in &r.resource_spans {
+            let service = rs
+                .resource
+                .as_ref()
+                .and_then(|res| res.attributes.iter().find(|kv| kv.key == "service.name"))
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| match &v.value {
+                    Some(Value::StringValue(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for ss in &rs.scope_spans {
+                for s in &ss.spans {
+                    out.push((service.clone(), s.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The value of attribute `key` on `span`.
+pub fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        key_strindex: 0,
+    }
+}
+
+/// A hand-built request: `traces` traces of `spans_per_trace` spans, trace ids starting at `first`.
+pub fn request(first: u32, traces: u32, spans_per_trace: u32, service: &str) -> ExportTraceServiceRequest {
+    let mut spans = Vec::new();
+    for t in first..first + traces {
+        let mut trace_id = [0u8; 16];
+        trace_id[..4].copy_from_slice(&t.to_be_bytes());
+        trace_id[15] = 1;
+        for s in 0..spans_per_trace {
+            let mut span_id = [0u8; 8];
+            span_id[..4].copy_from_slice(&t.to_be_bytes());
+            span_id[4..].copy_from_slice(&(s + 1).to_be_bytes());
+            let parent = if s == 0 {
+                Vec::new()
+            } else {
+                [&t.to_be_bytes()[..], &1u32.to_be_bytes()[..]].concat()
+            };
+            spans.push(Span {
+                trace_id: trace_id.to_vec(),
+                span_id: span_id.to_vec(),
+                parent_span_id: parent,
+                name: format!("op-{s}"),
+                kind: 2,
+                start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(s) * 1000,
+                end_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(s) * 1000 + 500,
+                attributes: vec![kv("test.trace", Value::IntValue(i64::from(t)))],
+                ..Default::default()
+            });
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", Value::StringValue(service.into()))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// A plain OTLP/gRPC client (the generated one) to `addr`.
+pub async fn grpc_client(addr: std::net::SocketAddr) -> TraceServiceClient<tonic::transport::Channel> {
+    TraceServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to spanguard")
+}
+
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+struct RawEnc;
+struct RespDec;
+
+impl Encoder for RawEnc {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RespDec {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+        let n = src.remaining();
+        ExportTraceServiceResponse::decode(src.copy_to_bytes(n))
+            .map(Some)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = RawEnc;
+    type Decoder = RespDec;
+    fn encoder(&mut self) -> RawEnc {
+        RawEnc
+    }
+    fn decoder(&mut self) -> RespDec {
+        RespDec
+    }
+}
+
+/// Sends arbitrary bytes as the body of `TraceService/Export`.
+pub async fn grpc_raw(addr: std::net::SocketAddr, body: Vec<u8>) -> Result<ExportTraceServiceResponse, Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+    grpc.unary(tonic::Request::new(Bytes::from(body)), path, RawCodec)
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
