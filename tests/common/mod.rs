@@ -21,8 +21,18 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
 /// A pipeline config on port 0 everywhere, exporting to `sink_url` with fast retries.
-pub fn config(sink_url: &str, extra_processor: &str, extra_exporter: &str) -> Config {
-    let text = format!(
+pub fn config(sink_url: &str) -> Config {
+    parse(&config_text(sink_url))
+}
+
+/// Parses a test config.
+pub fn parse(text: &str) -> Config {
+    Config::from_yaml(text, |_| None).expect("test config is valid")
+}
+
+/// The text of [`config`], for tests that tweak a key with `replace`.
+pub fn config_text(sink_url: &str) -> String {
+    format!(
         r#"
 receivers:
   otlp:
@@ -33,21 +43,18 @@ processors:
   anomaly:
     trace_wait: 200ms
     window: {{ traces: 5, timeout: 1s }}
-{extra_processor}
 exporters:
   otlp:
     endpoint: "{sink_url}"
     batch: {{ send_batch_size: 64, timeout: 50ms }}
     retry_on_failure: {{ initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 60s }}
-{extra_exporter}
 service:
   pipelines:
     traces: {{ receivers: [otlp], processors: [anomaly], exporters: [otlp] }}
   telemetry:
     metrics: {{ address: "127.0.0.1:0" }}
 "#
-    );
-    Config::from_yaml(&text, |_| None).expect("test config is valid")
+    )
 }
 
 /// A real OpenTelemetry SDK tracer provider exporting to spanguard.

@@ -1,0 +1,17 @@
+# The two commands of the README. Both install what a fresh machine lacks first (scripts/setup).
+.PHONY: setup run test lint
+
+setup:
+	@scripts/setup
+
+# The main job: spanguard as a pass-through hop on the standard OTLP ports (Ctrl-C to stop).
+run: setup
+	eval "$$(scripts/env)" && cargo run --release -- run --config examples/passthrough.yaml
+
+# Every test of the workspace, with ONNX Runtime and the Python SDK from .venv.
+test: setup
+	eval "$$(scripts/env)" && cargo test --workspace --all-targets
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
