@@ -8,6 +8,7 @@
 mod admission;
 mod decode;
 mod errors;
+pub mod file;
 mod grpc;
 mod http;
 mod rpc_status;

@@ -1,0 +1,256 @@
+//! The normal baseline: each known sequence's relative frequency, and the distance of a window from it.
+//!
+//! Paper eq. 3: `d(T1, T2) = sqrt(Σ_i (f_i^1 − f_i^2)²)` over the union of the sequences of both sets. Written as
+//! `Σ_baseline f_b² + Σ_window [(f_w − f_b)² − f_b²]` it costs O(distinct sequences in the window), not
+//! O(vocabulary), per window.
+//!
+//! The baseline can adapt (see [`Baseline::adapt`]): frequencies are kept as `raw × scale`, so decaying every
+//! entry is one multiplication of `scale`, and the sum of squares is maintained incrementally.
+
+use super::sequence::{SeqId, Vocabulary};
+
+/// One sequence's share of the window and of the baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequenceShare {
+    /// The sequence.
+    pub seq: SeqId,
+    /// Its relative frequency in the baseline (0 if never seen).
+    pub baseline: f64,
+    /// Its relative frequency in the window.
+    pub observed: f64,
+}
+
+/// Sequence frequencies of normal traffic.
+pub struct Baseline {
+    /// Calls and sequences; permanent entries are the baseline's.
+    pub vocab: Vocabulary,
+    raw: Vec<f64>,
+    scale: f64,
+    sum_sq_raw: f64,
+    /// The most frequent sequences, so that a normally common sequence that vanishes from a window is reported.
+    common: Vec<SeqId>,
+}
+
+const COMMON: usize = 16;
+
+impl Baseline {
+    /// A baseline from `counts[seq]` over the permanent sequences of `vocab`.
+    pub fn from_counts(vocab: Vocabulary, counts: &[u64]) -> Self {
+        let total: u64 = counts.iter().sum();
+        let freqs = counts
+            .iter()
+            .map(|c| if total == 0 { 0.0 } else { *c as f64 / total as f64 })
+            .collect();
+        Self::from_frequencies(vocab, freqs)
+    }
+
+    /// A baseline from relative frequencies indexed by sequence id.
+    pub fn from_frequencies(mut vocab: Vocabulary, mut raw: Vec<f64>) -> Self {
+        vocab.freeze();
+        raw.resize(vocab.len(), 0.0);
+        let mut b = Self {
+            vocab,
+            sum_sq_raw: raw.iter().map(|f| f * f).sum(),
+            raw,
+            scale: 1.0,
+            common: Vec::new(),
+        };
+        b.refresh_common();
+        b
+    }
+
+    fn refresh_common(&mut self) {
+        let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).collect();
+        ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
+        ids.truncate(COMMON);
+        self.common = ids;
+    }
+
+    /// Relative frequency of `seq` (0 for sequences the baseline has never seen).
+    #[inline]
+    pub fn frequency(&self, seq: SeqId) -> f64 {
+        self.raw.get(seq as usize).map_or(0.0, |r| r * self.scale)
+    }
+
+    /// Every baseline frequency, by sequence id (for saving the model).
+    pub fn frequencies(&self) -> Vec<f64> {
+        self.raw.iter().map(|r| r * self.scale).collect()
+    }
+
+    /// Euclidean distance of a window given as sorted `(seq, count)` pairs over `n` traces.
+    pub fn distance(&self, counts: &[(SeqId, u32)], n: usize) -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let mut d2 = self.sum_sq_raw * self.scale * self.scale;
+        let inv = 1.0 / n as f64;
+        for (seq, c) in counts {
+            let b = self.frequency(*seq);
+            let o = f64::from(*c) * inv;
+            d2 += (o - b) * (o - b) - b * b;
+        }
+        d2.max(0.0).sqrt()
+    }
+
+    /// The `top` largest terms of the distance, largest first.
+    pub fn contributions(&self, counts: &[(SeqId, u32)], n: usize, top: usize) -> Vec<SequenceShare> {
+        let inv = if n == 0 { 0.0 } else { 1.0 / n as f64 };
+        let mut shares: Vec<SequenceShare> = counts
+            .iter()
+            .map(|(seq, c)| SequenceShare {
+                seq: *seq,
+                baseline: self.frequency(*seq),
+                observed: f64::from(*c) * inv,
+            })
+            .collect();
+        for seq in &self.common {
+            if counts.binary_search_by_key(seq, |(s, _)| *s).is_err() {
+                shares.push(SequenceShare {
+                    seq: *seq,
+                    baseline: self.frequency(*seq),
+                    observed: 0.0,
+                });
+            }
+        }
+        let term = |s: &SequenceShare| (s.observed - s.baseline).powi(2);
+        shares.sort_by(|a, b| term(b).total_cmp(&term(a)));
+        shares.truncate(top);
+        shares
+    }
+
+    /// Moves the baseline a step `alpha` towards a window judged normal: `f ← (1 − α)·f + α·observed`. Sequences
+    /// new to the baseline become permanent, up to `max_sequences`; beyond it, rare ones are forgotten first.
+    pub fn adapt(&mut self, counts: &[(SeqId, u32)], n: usize, alpha: f64, max_sequences: usize) {
+        if n == 0 || alpha <= 0.0 {
+            return;
+        }
+        self.scale *= 1.0 - alpha;
+        if self.scale < 1e-150 {
+            self.renormalize();
+        }
+        self.vocab.freeze();
+        if self.raw.len() < self.vocab.len() {
+            self.raw.resize(self.vocab.len(), 0.0);
+        }
+        let add = alpha / (n as f64 * self.scale);
+        for (seq, c) in counts {
+            let r = &mut self.raw[*seq as usize];
+            let old = *r;
+            *r += add * f64::from(*c);
+            self.sum_sq_raw += *r * *r - old * old;
+        }
+        if self.raw.len() > max_sequences {
+            self.forget_rare(max_sequences / 2);
+        }
+        self.refresh_common();
+    }
+
+    fn renormalize(&mut self) {
+        for r in &mut self.raw {
+            *r *= self.scale;
+        }
+        self.scale = 1.0;
+        self.sum_sq_raw = self.raw.iter().map(|f| f * f).sum();
+    }
+
+    /// Keeps the `keep` most frequent sequences, rebuilding the vocabulary.
+    fn forget_rare(&mut self, keep: usize) {
+        self.renormalize();
+        let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).collect();
+        ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
+        ids.truncate(keep);
+        let mut vocab = Vocabulary::new();
+        let mut raw = Vec::with_capacity(keep);
+        for id in ids {
+            let calls: Vec<_> = self
+                .vocab
+                .calls_of(id)
+                .iter()
+                .map(|c| {
+                    let (s, o) = self.vocab.call_name(*c);
+                    (s.to_owned(), o.to_owned())
+                })
+                .collect();
+            let ids: Vec<_> = calls.iter().map(|(s, o)| vocab.call(s, o)).collect();
+            vocab.sequence(&ids);
+            raw.push(self.raw[id as usize]);
+        }
+        vocab.freeze();
+        self.vocab = vocab;
+        self.sum_sq_raw = raw.iter().map(|f| f * f).sum();
+        self.raw = raw;
+        tracing::info!(
+            kept = keep,
+            "frequency baseline: forgot its rarest sequences (max_sequences reached)"
+        );
+    }
+}
+
+/// Counts of each sequence in `ids`, sorted by sequence (sorts `ids` in place; no allocation beyond `out`).
+pub fn count_sequences(ids: &mut [SeqId], out: &mut Vec<(SeqId, u32)>) {
+    ids.sort_unstable();
+    out.clear();
+    for id in ids.iter() {
+        match out.last_mut() {
+            Some((s, c)) if s == id => *c += 1,
+            _ => out.push((*id, 1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baseline(freqs: &[u64]) -> Baseline {
+        let mut v = Vocabulary::new();
+        for i in 0..freqs.len() {
+            let c = v.call("s", &format!("op{i}"));
+            v.sequence(&[c]);
+        }
+        Baseline::from_counts(v, freqs)
+    }
+
+    #[test]
+    fn distance_is_paper_eq3_over_the_union() {
+        // Baseline 50/30/20 %; window 40 % seq0, 60 % a sequence the baseline never saw (id 3).
+        let b = baseline(&[50, 30, 20]);
+        let d = b.distance(&[(0, 2), (3, 3)], 5);
+        let expect = ((0.4f64 - 0.5).powi(2) + 0.3f64.powi(2) + 0.2f64.powi(2) + 0.6f64.powi(2)).sqrt();
+        assert!((d - expect).abs() < 1e-12, "{d} vs {expect}");
+        assert!(b.distance(&[(0, 5), (1, 3), (2, 2)], 10).abs() < 1e-7);
+    }
+
+    #[test]
+    fn contributions_include_vanished_common_sequences() {
+        // Baseline 90 % seq0, 10 % seq1; the window: 40 % seq1, 60 % an unseen sequence (id 2), no seq0.
+        let b = baseline(&[90, 10]);
+        let top = b.contributions(&[(1, 4), (2, 6)], 10, 2);
+        assert_eq!(top[0].seq, 0, "seq 0 vanished: (0 - 0.9)² = 0.81 is the largest term");
+        assert_eq!(top[0].observed, 0.0);
+        assert_eq!(
+            (top[1].seq, top[1].baseline),
+            (2, 0.0),
+            "then the unseen one: 0.6² = 0.36"
+        );
+    }
+
+    #[test]
+    fn adapt_moves_towards_the_window_and_keeps_sums_consistent() {
+        let mut b = baseline(&[100, 0]);
+        for _ in 0..200 {
+            b.adapt(&[(1, 10)], 10, 0.1, 1000);
+        }
+        assert!(b.frequency(1) > 0.99 && b.frequency(0) < 0.01);
+        let direct: f64 = b.frequencies().iter().map(|f| f * f).sum::<f64>().sqrt();
+        assert!((b.distance(&[], 1) - direct).abs() < 1e-9);
+    }
+
+    #[test]
+    fn counting() {
+        let mut ids = vec![3, 1, 3, 2, 3];
+        let mut out = Vec::new();
+        count_sequences(&mut ids, &mut out);
+        assert_eq!(out, vec![(1, 1), (2, 1), (3, 3)]);
+    }
+}

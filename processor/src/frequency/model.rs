@@ -1,0 +1,209 @@
+//! The frequency model file: versioned JSON, readable by people and by `spanguard inspect`.
+//!
+//! ```json
+//! { "format": "spanguard.frequency", "version": 1, "window": 50, "k": 2.0,
+//!   "calls": [["user-service", "Login"], …],
+//!   "sequences": [{ "calls": [0, 1], "count": 211, "frequency": 0.1055 }, …],
+//!   "validation": { "windows": 10, "distances": […], "mean": 0.17, "std": 0.02, "threshold": 0.21 },
+//!   "training": { "traces": 2000, "unique_sequences": 1150, "validation_traces": 500 },
+//!   "adaptation": { "alpha": 0.0, "max_sequences": 100000 }, "cusum": { "reference": 0.5, "threshold": 5.0 } }
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::Baseline;
+use super::cusum::CusumParams;
+use super::sequence::Vocabulary;
+
+/// `format` field value.
+pub const FORMAT: &str = "spanguard.frequency";
+/// Current `version`.
+pub const VERSION: u32 = 1;
+
+/// Errors loading or saving a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not JSON of the expected shape.
+    #[error("{path}: not a spanguard frequency model: {message}")]
+    Parse { path: String, message: String },
+    /// A model from an incompatible version.
+    #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} version {VERSION}: retrain it with `spanguard train frequency`")]
+    Version { path: String, format: String, version: u32 },
+    /// Internally inconsistent.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// One baseline sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceEntry {
+    /// Indices into `calls`, in walk order.
+    pub calls: Vec<u32>,
+    /// Training traces with this sequence.
+    pub count: u64,
+    /// Relative frequency in the training set.
+    pub frequency: f64,
+}
+
+/// Distances of the normal validation windows and the threshold drawn from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Number of validation windows.
+    pub windows: usize,
+    /// Their distances, in order.
+    pub distances: Vec<f64>,
+    /// Mean distance.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1).
+    pub std: f64,
+    /// `mean + k·std`.
+    pub threshold: f64,
+}
+
+/// How the model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// Training traces.
+    pub traces: u64,
+    /// Distinct sequences among them.
+    pub unique_sequences: usize,
+    /// Validation traces used (full windows only).
+    pub validation_traces: u64,
+}
+
+/// How the baseline follows drifting traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Adaptation {
+    /// Step towards each window judged normal; 0 keeps the paper's fixed baseline.
+    pub alpha: f64,
+    /// Most sequences remembered; the rarest are forgotten beyond it.
+    pub max_sequences: usize,
+}
+
+impl Default for Adaptation {
+    fn default() -> Self {
+        Self {
+            alpha: 0.0,
+            max_sequences: 100_000,
+        }
+    }
+}
+
+/// A trained frequency model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrequencyModel {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`VERSION`] when written by this build.
+    pub version: u32,
+    /// Traces per window the model was trained for.
+    pub window: usize,
+    /// Threshold multiplier.
+    pub k: f64,
+    /// `[service, operation]` of every call.
+    pub calls: Vec<[String; 2]>,
+    /// The baseline.
+    pub sequences: Vec<SequenceEntry>,
+    /// Validation statistics and threshold.
+    pub validation: Validation,
+    /// Training counts.
+    pub training: Training,
+    /// Drift handling.
+    #[serde(default)]
+    pub adaptation: Adaptation,
+    /// Sequential test.
+    #[serde(default)]
+    pub cusum: CusumParams,
+}
+
+impl FrequencyModel {
+    /// Reads and checks a model file.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let head: serde_json::Value = serde_json::from_slice(&text).map_err(|e| ModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let format = head.get("format").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if format != FORMAT || version != VERSION {
+            return Err(ModelError::Version {
+                path: shown,
+                format,
+                version,
+            });
+        }
+        let model: FrequencyModel = serde_json::from_value(head).map_err(|e| ModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        model
+            .check()
+            .map_err(|message| ModelError::Invalid { path: shown, message })?;
+        Ok(model)
+    }
+
+    /// Writes the model as pretty JSON (creating parent directories).
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+                path: shown.clone(),
+                source,
+            })?;
+        }
+        let text = serde_json::to_vec_pretty(self).map_err(|e| ModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|source| ModelError::Io { path: shown, source })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.window == 0 {
+            return Err("window must be at least 1".into());
+        }
+        let calls = self.calls.len() as u32;
+        if let Some(bad) = self.sequences.iter().find(|s| s.calls.iter().any(|c| *c >= calls)) {
+            return Err(format!(
+                "a sequence refers to call {:?} beyond the {calls} calls listed",
+                bad.calls
+            ));
+        }
+        if !(self.validation.threshold.is_finite() && self.validation.std.is_finite()) {
+            return Err("validation threshold must be a finite number".into());
+        }
+        Ok(())
+    }
+
+    /// The in-memory baseline (vocabulary interned, frequencies indexed by sequence id).
+    pub fn baseline(&self) -> Baseline {
+        let mut vocab = Vocabulary::new();
+        let call_ids: Vec<u32> = self.calls.iter().map(|[s, o]| vocab.call(s, o)).collect();
+        let mut freqs = Vec::with_capacity(self.sequences.len());
+        let mut scratch = Vec::new();
+        for s in &self.sequences {
+            scratch.clear();
+            scratch.extend(s.calls.iter().map(|c| call_ids[*c as usize]));
+            let id = vocab.sequence(&scratch) as usize;
+            if freqs.len() <= id {
+                freqs.resize(id + 1, 0.0);
+            }
+            freqs[id] += s.frequency;
+        }
+        Baseline::from_frequencies(vocab, freqs)
+    }
+}
