@@ -4,3 +4,4 @@
 pub mod admin;
 pub mod pipeline;
 pub mod sink;
+pub mod workload;

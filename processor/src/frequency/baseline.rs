@@ -7,6 +7,8 @@
 //! The baseline can adapt (see [`Baseline::adapt`]): frequencies are kept as `raw × scale`, so decaying every
 //! entry is one multiplication of `scale`, and the sum of squares is maintained incrementally.
 
+use serde::{Deserialize, Serialize};
+
 use super::sequence::{SeqId, Vocabulary};
 
 /// One sequence's share of the window and of the baseline.
@@ -20,13 +22,36 @@ pub struct SequenceShare {
     pub observed: f64,
 }
 
+/// How a window's distribution is compared with the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Statistic {
+    /// The paper's eq. 3: `sqrt(Σ (f_w − f_b)²)`.
+    #[default]
+    Euclidean,
+    /// Beyond the paper: `sqrt(Σ (f_w − f_b)² / f_b)`, each sequence's deviation standardized by its
+    /// multinomial variability (Pearson's χ² divided by the window size). Sequences rarer than `min_frequency`
+    /// in the baseline — and sequences it never saw — are pooled into one bucket, whose share is at least
+    /// `min_frequency`. A surge of a rare sequence (failed logins, checkouts) then weighs far more than the
+    /// sampling noise of the common ones, which dominates the Euclidean distance.
+    Chi {
+        /// Pooling threshold (half a trace per window by default: `1 / (2·window)`).
+        min_frequency: f64,
+    },
+}
+
 /// Sequence frequencies of normal traffic.
+#[derive(Clone)]
 pub struct Baseline {
     /// Calls and sequences; permanent entries are the baseline's.
     pub vocab: Vocabulary,
+    statistic: Statistic,
     raw: Vec<f64>,
     scale: f64,
     sum_sq_raw: f64,
+    sum_raw: f64,
+    /// Σ raw over sequences at or above the chi pooling threshold (recomputed by `refresh`).
+    frequent_raw: f64,
     /// The most frequent sequences, so that a normally common sequence that vanishes from a window is reported.
     common: Vec<SeqId>,
 }
@@ -50,20 +75,51 @@ impl Baseline {
         raw.resize(vocab.len(), 0.0);
         let mut b = Self {
             vocab,
-            sum_sq_raw: raw.iter().map(|f| f * f).sum(),
+            statistic: Statistic::Euclidean,
+            sum_sq_raw: 0.0,
+            sum_raw: 0.0,
+            frequent_raw: 0.0,
             raw,
             scale: 1.0,
             common: Vec::new(),
         };
-        b.refresh_common();
+        b.renormalize();
+        b.refresh();
         b
     }
 
-    fn refresh_common(&mut self) {
+    /// Compares windows with `statistic` from now on.
+    pub fn with_statistic(mut self, statistic: Statistic) -> Self {
+        self.statistic = statistic;
+        self.refresh();
+        self
+    }
+
+    /// O(vocabulary) bookkeeping after the frequencies changed: the most common sequences, the chi pool.
+    fn refresh(&mut self) {
         let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).collect();
-        ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
-        ids.truncate(COMMON);
+        let by_freq = |a: &SeqId, b: &SeqId| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]);
+        if ids.len() > COMMON {
+            ids.select_nth_unstable_by(COMMON, by_freq);
+            ids.truncate(COMMON);
+        }
+        ids.sort_by(by_freq);
         self.common = ids;
+        if let Statistic::Chi { min_frequency } = self.statistic {
+            let min_raw = min_frequency / self.scale;
+            self.frequent_raw = self.raw.iter().filter(|r| **r >= min_raw).sum();
+        }
+    }
+
+    /// The weight `1 / f_b` of a sequence under the chi statistic, `None` when it is pooled.
+    #[inline]
+    fn chi_weight(&self, baseline: f64, min_frequency: f64) -> Option<f64> {
+        (baseline >= min_frequency).then(|| 1.0 / baseline)
+    }
+
+    /// The pooled bucket's baseline share under the chi statistic.
+    fn pool_share(&self, min_frequency: f64) -> f64 {
+        ((self.sum_raw - self.frequent_raw) * self.scale).max(min_frequency)
     }
 
     /// Relative frequency of `seq` (0 for sequences the baseline has never seen).
@@ -77,19 +133,88 @@ impl Baseline {
         self.raw.iter().map(|r| r * self.scale).collect()
     }
 
-    /// Euclidean distance of a window given as sorted `(seq, count)` pairs over `n` traces.
+    /// Distance of a window, given as sorted `(seq, count)` pairs over `n` traces, from the baseline.
     pub fn distance(&self, counts: &[(SeqId, u32)], n: usize) -> f64 {
         if n == 0 {
             return 0.0;
         }
-        let mut d2 = self.sum_sq_raw * self.scale * self.scale;
         let inv = 1.0 / n as f64;
-        for (seq, c) in counts {
-            let b = self.frequency(*seq);
-            let o = f64::from(*c) * inv;
-            d2 += (o - b) * (o - b) - b * b;
-        }
+        let d2 = match self.statistic {
+            Statistic::Euclidean => {
+                let mut d2 = self.sum_sq_raw * self.scale * self.scale;
+                for (seq, c) in counts {
+                    let b = self.frequency(*seq);
+                    let o = f64::from(*c) * inv;
+                    d2 += (o - b) * (o - b) - b * b;
+                }
+                d2
+            }
+            Statistic::Chi { min_frequency } => {
+                // Σ_F (o − b)²/b = Σ_F b + Σ_{F∩W} (o²/b − 2o): O(window), not O(vocabulary).
+                let mut d2 = self.frequent_raw * self.scale;
+                let mut pooled = 0.0;
+                for (seq, c) in counts {
+                    let b = self.frequency(*seq);
+                    let o = f64::from(*c) * inv;
+                    match self.chi_weight(b, min_frequency) {
+                        Some(w) => d2 += o * o * w - 2.0 * o,
+                        None => pooled += o,
+                    }
+                }
+                let p = self.pool_share(min_frequency);
+                d2 + (pooled - p) * (pooled - p) / p
+            }
+        };
         d2.max(0.0).sqrt()
+    }
+
+    /// Distance between two windows (sorted `(seq, count)` pairs over `na` and `nb` traces) in this baseline's
+    /// statistic: how differently they deviate from it. Chi weighs each sequence by its baseline frequency and
+    /// pools the rare ones, as [`Baseline::distance`] does.
+    pub fn window_distance(&self, a: &[(SeqId, u32)], na: usize, b: &[(SeqId, u32)], nb: usize) -> f64 {
+        let (fa, fb) = (1.0 / na.max(1) as f64, 1.0 / nb.max(1) as f64);
+        let min = match self.statistic {
+            Statistic::Euclidean => None,
+            Statistic::Chi { min_frequency } => Some(min_frequency),
+        };
+        let (mut i, mut j, mut d2) = (0, 0, 0.0);
+        let (mut pool_a, mut pool_b) = (0.0, 0.0);
+        loop {
+            let (seq, x, y) = match (a.get(i), b.get(j)) {
+                (Some(p), Some(q)) if p.0 == q.0 => {
+                    i += 1;
+                    j += 1;
+                    (p.0, f64::from(p.1) * fa, f64::from(q.1) * fb)
+                }
+                (Some(p), Some(q)) if p.0 < q.0 => {
+                    i += 1;
+                    (p.0, f64::from(p.1) * fa, 0.0)
+                }
+                (Some(p), None) => {
+                    i += 1;
+                    (p.0, f64::from(p.1) * fa, 0.0)
+                }
+                (_, Some(q)) => {
+                    j += 1;
+                    (q.0, 0.0, f64::from(q.1) * fb)
+                }
+                (None, None) => break,
+            };
+            match min {
+                None => d2 += (x - y) * (x - y),
+                Some(m) => match self.chi_weight(self.frequency(seq), m) {
+                    Some(w) => d2 += (x - y) * (x - y) * w,
+                    None => {
+                        pool_a += x;
+                        pool_b += y;
+                    }
+                },
+            }
+        }
+        if let Some(m) = min {
+            d2 += (pool_a - pool_b).powi(2) / self.pool_share(m);
+        }
+        d2.sqrt()
     }
 
     /// The `top` largest terms of the distance, largest first.
@@ -112,7 +237,14 @@ impl Baseline {
                 });
             }
         }
-        let term = |s: &SequenceShare| (s.observed - s.baseline).powi(2);
+        let weight = match self.statistic {
+            Statistic::Euclidean => None,
+            Statistic::Chi { min_frequency } => Some(min_frequency),
+        };
+        let term = |s: &SequenceShare| {
+            let d2 = (s.observed - s.baseline).powi(2);
+            weight.map_or(d2, |m| d2 / s.baseline.max(m))
+        };
         shares.sort_by(|a, b| term(b).total_cmp(&term(a)));
         shares.truncate(top);
         shares
@@ -138,11 +270,12 @@ impl Baseline {
             let old = *r;
             *r += add * f64::from(*c);
             self.sum_sq_raw += *r * *r - old * old;
+            self.sum_raw += *r - old;
         }
         if self.raw.len() > max_sequences {
             self.forget_rare(max_sequences / 2);
         }
-        self.refresh_common();
+        self.refresh();
     }
 
     fn renormalize(&mut self) {
@@ -151,6 +284,7 @@ impl Baseline {
         }
         self.scale = 1.0;
         self.sum_sq_raw = self.raw.iter().map(|f| f * f).sum();
+        self.sum_raw = self.raw.iter().sum();
     }
 
     /// Keeps the `keep` most frequent sequences, rebuilding the vocabulary.
@@ -177,8 +311,8 @@ impl Baseline {
         }
         vocab.freeze();
         self.vocab = vocab;
-        self.sum_sq_raw = raw.iter().map(|f| f * f).sum();
         self.raw = raw;
+        self.renormalize();
         tracing::info!(
             kept = keep,
             "frequency baseline: forgot its rarest sequences (max_sequences reached)"
@@ -244,6 +378,26 @@ mod tests {
         assert!(b.frequency(1) > 0.99 && b.frequency(0) < 0.01);
         let direct: f64 = b.frequencies().iter().map(|f| f * f).sum::<f64>().sqrt();
         assert!((b.distance(&[], 1) - direct).abs() < 1e-9);
+    }
+
+    #[test]
+    fn chi_standardizes_and_pools() {
+        // Baseline 50/30/20 %; pool threshold 25 % pools seq2 (20 %) with never-seen sequences.
+        let b = baseline(&[50, 30, 20]).with_statistic(Statistic::Chi { min_frequency: 0.25 });
+        // Window: 40 % seq0, 30 % seq1, 30 % unseen (id 3): pooled 30 % against the pool's share, 20 % floored to
+        // min_frequency = 25 %.
+        let d = b.distance(&[(0, 4), (1, 3), (3, 3)], 10);
+        let expect = ((0.4f64 - 0.5).powi(2) / 0.5 + 0.0 + (0.3f64 - 0.25).powi(2) / 0.25).sqrt();
+        assert!((d - expect).abs() < 1e-12, "{d} vs {expect}");
+        // Baseline 70/10/20 %. Both windows move two sequences by 20 points: Euclidean cannot tell them apart,
+        // chi weighs the rare sequence tripling (10 % → 30 %) above the common ones shifting.
+        let counts = [70, 10, 20];
+        let rare_surge = [(0, 50), (1, 30), (2, 20)];
+        let common_shift = [(0, 90), (1, 10)];
+        let e = baseline(&counts);
+        assert!((e.distance(&rare_surge, 100) - e.distance(&common_shift, 100)).abs() < 1e-12);
+        let c = baseline(&counts).with_statistic(Statistic::Chi { min_frequency: 0.01 });
+        assert!(c.distance(&rare_surge, 100) > 1.2 * c.distance(&common_shift, 100));
     }
 
     #[test]

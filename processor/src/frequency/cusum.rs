@@ -1,20 +1,30 @@
 //! Sequential evidence across windows (beyond the paper): a one-sided CUSUM of the standardized distance.
 //!
-//! A 50-trace window cannot tell a 15–20 % burst of failed logins from chance, but that burst shifts the
-//! distance's mean a little in every window it lasts. CUSUM accumulates those small shifts:
-//! `S_t = min(max(0, S_{t−1} + z_t − k), 2h)` with `z_t = (d_t − μ)/σ` from the normal validation windows; it
-//! alarms while `S_t > h`. With `k = 0.5`, `h = 5` a stationary normal stream alarms about once in 900 windows
-//! (far rarer than the single-window test at 2σ, ~1 in 44) while a shift of one σ is caught in ~10 windows and
-//! of two σ in ~4. The cap at `2h` lets it return to quiet soon after an attack ends.
+//! A 50-trace window cannot tell a 10–20 % burst of failed logins from chance, but such a burst shifts the
+//! distance upwards a little in every window it lasts. CUSUM accumulates those small shifts,
+//! `S_t = max(0, S_{t−1} + z_t − k)`, alarms when `S_t > h`, and then starts again from 0 — so a sustained attack
+//! alarms again every few windows while it lasts, and a single false alarm does not linger.
+//!
+//! `z_t = (d_t − m)/s` is standardized by the median `m` and the scaled median absolute deviation `s` of the last
+//! [`HISTORY`] windows judged normal (seeded with the validation distances). Ten validation windows estimate σ
+//! poorly, and a biased σ makes a CUSUM drift into alarms; the robust running estimate keeps it calibrated, and
+//! windows flagged by either test never enter it, so an attack cannot raise its own bar.
+//! Measured on the social-network workload (README): fewer false alarms than the single-window test, and a
+//! sustained 15 % failed-login shift caught within ~2 windows.
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
+
+/// Windows the running calibration remembers.
+pub const HISTORY: usize = 50;
 
 /// CUSUM parameters, stored in the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CusumParams {
-    /// Allowance `k`, in σ: shifts smaller than this are ignored.
+    /// Allowance `k`, in robust σ: shifts smaller than this are ignored.
     pub reference: f64,
-    /// Decision threshold `h`, in σ.
+    /// Decision threshold `h`, in robust σ.
     pub threshold: f64,
 }
 
@@ -27,23 +37,76 @@ impl Default for CusumParams {
     }
 }
 
-/// The running statistic.
+/// The running statistic and its calibration.
 #[derive(Debug, Clone, Default)]
 pub struct Cusum {
     value: f64,
+    recent: VecDeque<f64>,
+    min_scale: f64,
+    scratch: Vec<f64>,
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    let mid = xs.len() / 2;
+    let (_, m, _) = xs.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
 }
 
 impl Cusum {
-    /// Adds one window's standardized distance; returns the statistic and whether it alarms.
-    pub fn update(&mut self, z: f64, p: &CusumParams) -> (f64, bool) {
-        let z = if z.is_finite() { z } else { 0.0 };
-        self.value = (self.value + z - p.reference).clamp(0.0, 2.0 * p.threshold);
-        (self.value, self.value > p.threshold)
+    /// A CUSUM calibrated on the normal validation distances; `min_scale` floors the robust σ (a quarter of the
+    /// validation σ is used), so identical recent distances cannot make z explode.
+    pub fn new(validation: &[f64], min_scale: f64) -> Self {
+        let mut c = Self {
+            min_scale: min_scale.max(1e-9),
+            ..Self::default()
+        };
+        for d in validation.iter().rev().take(HISTORY).rev() {
+            c.recent.push_back(*d);
+        }
+        c
     }
 
-    /// The current statistic.
-    pub fn value(&self) -> f64 {
-        self.value
+    fn standardize(&mut self, d: f64) -> f64 {
+        self.scratch.clear();
+        self.scratch.extend(self.recent.iter().copied());
+        let m = median(&mut self.scratch);
+        for x in &mut self.scratch {
+            *x = (*x - m).abs();
+        }
+        let s = (1.4826 * median(&mut self.scratch)).max(self.min_scale);
+        (d - m) / s
+    }
+
+    /// Adds one window's distance (`flagged`: the single-window test fired); returns the statistic reached in
+    /// this window and whether it alarmed.
+    pub fn update(&mut self, distance: f64, flagged: bool, p: &CusumParams) -> (f64, bool) {
+        if !distance.is_finite() {
+            return (self.value, false);
+        }
+        let z = self.standardize(distance);
+        self.value = (self.value + z - p.reference).max(0.0);
+        let reached = self.value;
+        let alarm = reached > p.threshold;
+        if alarm {
+            self.value = 0.0;
+        }
+        // Calibration learns only from quiet windows: not flagged, and not while evidence is building up.
+        if !alarm && !flagged && reached <= p.threshold / 2.0 {
+            self.recent.push_back(distance);
+            if self.recent.len() > HISTORY {
+                self.recent.pop_front();
+            }
+        }
+        (reached, alarm)
+    }
+
+    /// Starts again (after a confirmed regime change, whose distances are on a new scale), keeping the
+    /// calibration.
+    pub fn reset(&mut self) {
+        self.value = 0.0;
     }
 }
 
@@ -52,17 +115,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accumulates_small_shifts_and_recovers() {
+    fn accumulates_small_shifts_then_restarts() {
         let p = CusumParams::default();
-        let mut c = Cusum::default();
-        // A shift of 1.5σ: each window adds 1; alarms on the 6th.
-        let alarms: Vec<bool> = (0..6).map(|_| c.update(1.5, &p).1).collect();
-        assert_eq!(alarms, vec![false, false, false, false, false, true]);
-        // Back to normal (z ≈ 0): decays by k per window from the cap.
-        for _ in 0..20 {
-            c.update(0.0, &p);
+        // Normal distances around 1.0 with robust σ ≈ 0.15.
+        let validation: Vec<f64> = (0..10).map(|i| 1.0 + 0.1 * f64::from(i % 3) - 0.1).collect();
+        let mut c = Cusum::new(&validation, 0.01);
+        assert!(!c.update(1.0, false, &p).1, "a normal window does not alarm");
+        // A shift of ~1.3σ per window (d = 1.2): no single window is extreme, the sum is.
+        let alarms: Vec<bool> = (0..8).map(|_| c.update(1.2, false, &p).1).collect();
+        let first = alarms.iter().position(|a| *a).expect("a sustained shift alarms");
+        assert!((2..=6).contains(&first), "{alarms:?}");
+        assert!(!alarms[first + 1], "restarts from 0 after an alarm");
+        assert!(!c.update(f64::NAN, false, &p).1);
+    }
+
+    #[test]
+    fn flagged_windows_do_not_raise_the_bar() {
+        let p = CusumParams::default();
+        let mut c = Cusum::new(&[1.0, 1.1, 0.9, 1.0, 1.05, 0.95], 0.01);
+        for _ in 0..100 {
+            c.update(5.0, true, &p);
         }
-        assert_eq!(c.value(), 0.0);
-        assert!(!c.update(f64::NAN, &p).1);
+        // The attack's distances never entered the calibration: a moderate window still standardizes high.
+        assert!(c.standardize(1.5) > 3.0);
     }
 }

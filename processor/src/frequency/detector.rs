@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::cusum::{Cusum, CusumParams};
-use super::model::{Adaptation, FrequencyModel};
+use super::drift::{Adaptation, Candidates};
+use super::model::FrequencyModel;
 use super::scorer::Scorer;
 use crate::attributes::{boolean, double};
 use crate::{Contribution, Detector, Trace, Window, WindowScore};
@@ -16,6 +17,8 @@ pub const THRESHOLD: &str = "anomaly.frequency.threshold";
 pub const CUSUM: &str = "anomaly.frequency.cusum";
 /// `anomaly.frequency.sustained`: the sequential test's own verdict (bool).
 pub const SUSTAINED: &str = "anomaly.frequency.sustained";
+/// `anomaly.frequency.rebaselined`: present and true on the window that confirmed a regime change (bool).
+pub const REBASELINED: &str = "anomaly.frequency.rebaselined";
 /// `anomaly.trace.sequence_frequency`: on root spans, the baseline frequency of the trace's sequence (0 = never
 /// seen in normal traffic).
 pub const SEQUENCE_FREQUENCY: &str = "anomaly.trace.sequence_frequency";
@@ -43,10 +46,12 @@ pub struct FrequencyVerdict {
     pub threshold: f64,
     /// Single-window test fired.
     pub anomalous: bool,
-    /// CUSUM statistic after this window.
+    /// CUSUM statistic reached in this window, in robust σ.
     pub cusum: f64,
     /// CUSUM alarm.
     pub sustained: bool,
+    /// This window confirmed a regime change and the baseline moved to it.
+    pub rebaselined: bool,
     /// Largest contributions.
     pub top: Vec<TopSequence>,
     /// Baseline frequency of each trace's sequence, in window order.
@@ -55,14 +60,16 @@ pub struct FrequencyVerdict {
 }
 
 /// Scores windows with a trained [`FrequencyModel`].
+#[derive(Clone)]
 pub struct FrequencyDetector {
     scorer: Scorer,
     threshold: f64,
-    mean: f64,
-    std: f64,
     adaptation: Adaptation,
     cusum_params: CusumParams,
     cusum: Cusum,
+    candidates: Candidates,
+    /// Windows behind the baseline since the last re-baselining (0 = the trained baseline).
+    since_rebaseline: usize,
 }
 
 impl FrequencyDetector {
@@ -71,11 +78,11 @@ impl FrequencyDetector {
         Self {
             scorer: Scorer::new(model.baseline()),
             threshold: model.validation.threshold,
-            mean: model.validation.mean,
-            std: model.validation.std,
             adaptation: model.adaptation,
             cusum_params: model.cusum,
-            cusum: Cusum::default(),
+            cusum: Cusum::new(&model.validation.distances, model.validation.std / 4.0),
+            candidates: Candidates::default(),
+            since_rebaseline: 0,
         }
     }
 
@@ -83,12 +90,7 @@ impl FrequencyDetector {
     pub fn evaluate(&mut self, traces: &[Trace]) -> FrequencyVerdict {
         let distance = self.scorer.measure(traces);
         let anomalous = distance > self.threshold;
-        let z = if self.std > 0.0 {
-            (distance - self.mean) / self.std
-        } else {
-            0.0
-        };
-        let (cusum, sustained) = self.cusum.update(z, &self.cusum_params);
+        let (cusum, sustained) = self.cusum.update(distance, anomalous, &self.cusum_params);
         let baseline = &self.scorer.baseline;
         let trace_frequencies = self
             .scorer
@@ -106,10 +108,46 @@ impl FrequencyDetector {
                 observed: s.observed,
             })
             .collect();
-        // An adaptive baseline refuses to learn from windows it flags, or an attack would become normal.
+        let a = self.adaptation;
+        let mut rebaselined = false;
         if !anomalous && !sustained {
-            self.scorer.adapt(self.adaptation.alpha, self.adaptation.max_sequences);
+            // Slow adaptation learns only from windows judged normal, or an attack would become normal. Right
+            // after a re-baselining the baseline rests on two windows: it first becomes their running mean.
+            let step = if self.since_rebaseline > 0 {
+                self.since_rebaseline += 1;
+                a.alpha.max(1.0 / self.since_rebaseline as f64)
+            } else {
+                a.alpha
+            };
+            self.scorer.adapt(step, a.max_sequences);
+        } else if anomalous && a.confirm_within > 0 {
+            let (counts, n) = self.scorer.counts();
+            match self.candidates.confirm(
+                &self.scorer.baseline,
+                counts,
+                n,
+                self.threshold * std::f64::consts::SQRT_2,
+            ) {
+                Some((other, n_other)) => {
+                    let other = other.to_vec();
+                    self.scorer.rebaseline(&other, n_other, a.beta, a.max_sequences);
+                    self.candidates.clear();
+                    self.cusum.reset();
+                    self.since_rebaseline = 2;
+                    rebaselined = true;
+                    tracing::warn!(
+                        distance,
+                        "frequency: persistent change in the traffic mix confirmed; baseline re-learned"
+                    );
+                }
+                None => {
+                    self.scorer.keep_window_sequences();
+                    let (counts, n) = self.scorer.counts();
+                    self.candidates.push(counts, n);
+                }
+            }
         }
+        self.candidates.tick(a.confirm_within.max(1));
         self.scorer.finish();
         FrequencyVerdict {
             distance,
@@ -117,6 +155,7 @@ impl FrequencyDetector {
             anomalous,
             cusum,
             sustained,
+            rebaselined,
             top,
             trace_frequencies,
         }
@@ -140,7 +179,10 @@ impl Detector for FrequencyDetector {
                 double(THRESHOLD, v.threshold),
                 double(CUSUM, v.cusum),
                 boolean(SUSTAINED, v.sustained),
-            ],
+            ]
+            .into_iter()
+            .chain(v.rebaselined.then(|| boolean(REBASELINED, true)))
+            .collect(),
             trace_attributes: v
                 .trace_frequencies
                 .iter()

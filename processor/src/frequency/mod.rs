@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod cusum;
 mod detector;
+pub mod drift;
 pub mod model;
 mod scorer;
 pub mod sequence;

@@ -6,15 +6,17 @@
 //!   "sequences": [{ "calls": [0, 1], "count": 211, "frequency": 0.1055 }, …],
 //!   "validation": { "windows": 10, "distances": […], "mean": 0.17, "std": 0.02, "threshold": 0.21 },
 //!   "training": { "traces": 2000, "unique_sequences": 1150, "validation_traces": 500 },
-//!   "adaptation": { "alpha": 0.0, "max_sequences": 100000 }, "cusum": { "reference": 0.5, "threshold": 5.0 } }
+//!   "adaptation": { "alpha": 0.0, "confirm_within": 0, "beta": 0.8, "max_sequences": 100000 },
+//!   "cusum": { "reference": 0.5, "threshold": 5.0 }, "statistic": { "kind": "euclidean" } }
 //! ```
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
+pub use super::drift::Adaptation;
 use super::sequence::Vocabulary;
 
 /// `format` field value.
@@ -80,24 +82,6 @@ pub struct Training {
     pub validation_traces: u64,
 }
 
-/// How the baseline follows drifting traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Adaptation {
-    /// Step towards each window judged normal; 0 keeps the paper's fixed baseline.
-    pub alpha: f64,
-    /// Most sequences remembered; the rarest are forgotten beyond it.
-    pub max_sequences: usize,
-}
-
-impl Default for Adaptation {
-    fn default() -> Self {
-        Self {
-            alpha: 0.0,
-            max_sequences: 100_000,
-        }
-    }
-}
-
 /// A trained frequency model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrequencyModel {
@@ -123,6 +107,9 @@ pub struct FrequencyModel {
     /// Sequential test.
     #[serde(default)]
     pub cusum: CusumParams,
+    /// How windows are compared with the baseline.
+    #[serde(default)]
+    pub statistic: Statistic,
 }
 
 impl FrequencyModel {
@@ -204,6 +191,6 @@ impl FrequencyModel {
             }
             freqs[id] += s.frequency;
         }
-        Baseline::from_frequencies(vocab, freqs)
+        Baseline::from_frequencies(vocab, freqs).with_statistic(self.statistic)
     }
 }

@@ -6,6 +6,7 @@ use super::sequence::{SeqId, SequenceExtractor};
 use crate::Trace;
 
 /// Scores windows against a baseline, reusing its buffers.
+#[derive(Clone)]
 pub struct Scorer {
     /// The baseline (adapts when asked).
     pub baseline: Baseline,
@@ -57,6 +58,32 @@ impl Scorer {
     /// Moves the baseline towards the last window (see [`Baseline::adapt`]).
     pub fn adapt(&mut self, alpha: f64, max_sequences: usize) {
         self.baseline.adapt(&self.counts, self.n, alpha, max_sequences);
+    }
+
+    /// The last window as sorted `(sequence, count)` pairs, and its size.
+    pub fn counts(&self) -> (&[(SeqId, u32)], usize) {
+        (&self.counts, self.n)
+    }
+
+    /// Keeps the last window's new sequences past [`Scorer::finish`] (it is remembered as a drift candidate).
+    pub fn keep_window_sequences(&mut self) {
+        self.baseline.vocab.freeze();
+    }
+
+    /// Moves the baseline a step `beta` towards the last window pooled with `other` (a confirmed new regime).
+    pub fn rebaseline(&mut self, other: &[(SeqId, u32)], n_other: usize, beta: f64, max_sequences: usize) {
+        let mut pooled: Vec<(SeqId, u32)> = Vec::with_capacity(self.counts.len() + other.len());
+        pooled.extend_from_slice(&self.counts);
+        pooled.extend_from_slice(other);
+        pooled.sort_unstable_by_key(|(s, _)| *s);
+        let mut merged: Vec<(SeqId, u32)> = Vec::with_capacity(pooled.len());
+        for (s, c) in pooled {
+            match merged.last_mut() {
+                Some((ls, lc)) if *ls == s => *lc += c,
+                _ => merged.push((s, c)),
+            }
+        }
+        self.baseline.adapt(&merged, self.n + n_other, beta, max_sequences);
     }
 
     /// Ends the window: forgets sequences seen only in it.

@@ -25,7 +25,7 @@ pub type CallId = u32;
 /// Index of a sequence in a [`Vocabulary`].
 pub type SeqId = u32;
 
-#[derive(PartialEq, Eq)]
+#[derive(PartialEq, Eq, Clone)]
 struct CallKey {
     service: Box<str>,
     operation: Box<str>,
@@ -49,7 +49,7 @@ impl Equivalent<CallKey> for CallRef<'_> {
 /// Interned calls and sequences. The first `permanent` entries of each table belong to the model; entries after
 /// them are transient (seen only in the current window) and are forgotten by [`Vocabulary::clear_transient`], so
 /// traffic full of never-seen sequences cannot grow memory without bound.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Vocabulary {
     calls: HashMap<CallKey, CallId>,
     call_names: Vec<(Box<str>, Box<str>)>,
@@ -183,7 +183,7 @@ fn sibling_order(a: &SpanRecord, b: &SpanRecord) -> std::cmp::Ordering {
 }
 
 /// Extracts call sequences, reusing its buffers across traces (no allocation per trace once warm).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct SequenceExtractor {
     ids: Vec<(u64, u32)>,
     parent: Vec<u32>,

@@ -2,7 +2,7 @@
 //! traces; normal validation traces, cut into windows of `window` consecutive traces, give the distances whose
 //! mean and standard deviation set the threshold `mean + k·σ` (k = 2 in the paper, §4.2.7).
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
 use super::model::{Adaptation, FrequencyModel, SequenceEntry, Training, Validation, FORMAT, VERSION};
 use super::scorer::Scorer;
@@ -20,15 +20,19 @@ pub struct TrainOptions {
     pub adaptation: Adaptation,
     /// Sequential test parameters.
     pub cusum: CusumParams,
+    /// How windows are compared with the baseline.
+    pub statistic: Statistic,
 }
 
 impl Default for TrainOptions {
+    /// The paper's method: Euclidean distance, fixed baseline, windows of 50, k = 2.
     fn default() -> Self {
         Self {
             window: 50,
             k: 2.0,
             adaptation: Adaptation::default(),
             cusum: CusumParams::default(),
+            statistic: Statistic::Euclidean,
         }
     }
 }
@@ -104,7 +108,7 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         .collect();
     let unique = sequences.len();
 
-    let mut scorer = Scorer::new(Baseline::from_counts(vocab, &counts));
+    let mut scorer = Scorer::new(Baseline::from_counts(vocab, &counts).with_statistic(opts.statistic));
     let mut distances = Vec::with_capacity(windows);
     for w in validation.chunks_exact(opts.window) {
         distances.push(scorer.measure(w));
@@ -134,5 +138,6 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         },
         adaptation: opts.adaptation,
         cusum: opts.cusum,
+        statistic: opts.statistic,
     })
 }
