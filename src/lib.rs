@@ -2,6 +2,9 @@
 //! lives in the crates (`receiver`, `processor`, `exporter`, `config`, `telemetry`).
 
 pub mod admin;
+pub mod cmd;
+pub mod detectors;
 pub mod pipeline;
 pub mod sink;
+pub mod traces;
 pub mod workload;

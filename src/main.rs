@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use spanguard::cmd;
 use spanguard_config::{Config, LogEncoding};
 
 #[derive(Parser)]
@@ -41,6 +42,42 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Train a detector model from normal traffic.
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// Score a trace file with a trained model.
+    #[command(subcommand)]
+    Score(ScoreCommand),
+    /// Measure detection and false-alarm rates on normal and attack traffic.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Write a synthetic workload as OTLP/JSON lines.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// The frequency detector (ICISSP'21): sequence frequencies of normal traces.
+    Frequency(cmd::frequency::TrainArgs),
+}
+
+#[derive(Subcommand)]
+enum ScoreCommand {
+    /// Prints one JSON line (or table row) per window of consecutive traces.
+    Frequency(cmd::frequency::ScoreArgs),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Detection rate, false-alarm rate and windows to detection, for each --window and --k.
+    Frequency(cmd::frequency::EvalArgs),
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// Traces shaped like the paper's DeathStarBench social network (composePost, userLogin).
+    Socialnet(cmd::generate::SocialNetArgs),
 }
 
 fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
@@ -86,6 +123,25 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train(TrainCommand::Frequency(args)) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::frequency::train_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Score(ScoreCommand::Frequency(args)) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::frequency::score_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Frequency(args)) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::frequency::eval_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(GenerateCommand::Socialnet(args)) => {
+            cmd::generate::socialnet_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { config } => {
             let c = Config::load(&config)?;
             init_logs(
@@ -103,7 +159,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let running = spanguard::pipeline::start(&config, Vec::new()).await?;
+    let detectors = spanguard::detectors::build(&config.processor.name, &config.processor.config)?;
+    let running = spanguard::pipeline::start(&config, detectors).await?;
     tracing::info!(
         grpc = ?running.grpc_addrs,
         http = ?running.http_addrs,

@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,6 +25,17 @@ pub struct AnomalyConfig {
     /// How completed traces are grouped for scoring.
     #[serde(default)]
     pub window: WindowConfig,
+    /// The frequency detector; absent = not run.
+    #[serde(default)]
+    pub frequency: Option<FrequencyConfig>,
+}
+
+/// `processors.anomaly.frequency`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyConfig {
+    /// A model written by `spanguard train frequency`.
+    pub model: PathBuf,
 }
 
 /// `processors.anomaly.window`.
@@ -55,6 +67,7 @@ impl Default for AnomalyConfig {
             max_spans: default_max_spans(),
             queue_size: default_queue_size(),
             window: WindowConfig::default(),
+            frequency: None,
         }
     }
 }
@@ -94,6 +107,18 @@ impl AnomalyConfig {
         positive("max_spans", self.max_spans, "the default is 2000000")?;
         positive("queue_size", self.queue_size, "the default is 256")?;
         positive("window.traces", self.window.traces, "the paper uses 50")?;
+        if let Some(f) = &self.frequency {
+            if !f.model.is_file() {
+                return Err(ConfigError::key(
+                    format!("{path}.frequency.model"),
+                    format!(
+                        "{} is not a file; train one with `spanguard train frequency --out {}`",
+                        f.model.display(),
+                        f.model.display()
+                    ),
+                ));
+            }
+        }
         if self.window.timeout.is_zero() {
             return Err(ConfigError::key(
                 format!("{path}.window.timeout"),

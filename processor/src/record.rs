@@ -30,7 +30,7 @@ pub struct ScopeCtx {
 }
 
 /// One span with its context.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SpanRecord {
     /// Shared resource.
     pub resource: Arc<ResourceCtx>,

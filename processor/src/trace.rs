@@ -6,7 +6,7 @@ use crate::SpanRecord;
 pub type TraceId = [u8; 16];
 
 /// The spans of one trace.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Trace {
     /// Its id.
     pub id: TraceId,

@@ -46,7 +46,7 @@ pub struct FrequencyVerdict {
     pub threshold: f64,
     /// Single-window test fired.
     pub anomalous: bool,
-    /// CUSUM statistic reached in this window, in robust σ.
+    /// CUSUM statistic reached in this window, in σ.
     pub cusum: f64,
     /// CUSUM alarm.
     pub sustained: bool,
@@ -64,6 +64,7 @@ pub struct FrequencyVerdict {
 pub struct FrequencyDetector {
     scorer: Scorer,
     threshold: f64,
+    agree_within: f64,
     adaptation: Adaptation,
     cusum_params: CusumParams,
     cusum: Cusum,
@@ -78,6 +79,8 @@ impl FrequencyDetector {
         Self {
             scorer: Scorer::new(model.baseline()),
             threshold: model.validation.threshold,
+            // Two windows of one distribution differ by about √2 times a window's typical distance from it.
+            agree_within: model.validation.mean * std::f64::consts::SQRT_2,
             adaptation: model.adaptation,
             cusum_params: model.cusum,
             cusum: Cusum::new(&model.validation.distances, model.validation.std / 4.0),
@@ -122,12 +125,10 @@ impl FrequencyDetector {
             self.scorer.adapt(step, a.max_sequences);
         } else if anomalous && a.confirm_within > 0 {
             let (counts, n) = self.scorer.counts();
-            match self.candidates.confirm(
-                &self.scorer.baseline,
-                counts,
-                n,
-                self.threshold * std::f64::consts::SQRT_2,
-            ) {
+            match self
+                .candidates
+                .confirm(&self.scorer.baseline, counts, n, self.agree_within)
+            {
                 Some((other, n_other)) => {
                     let other = other.to_vec();
                     self.scorer.rebaseline(&other, n_other, a.beta, a.max_sequences);

@@ -14,9 +14,9 @@
 //! A global sort by start time would let clock skew between hosts put a child before its parent and let
 //! concurrent subtrees interleave; the tree walk keeps a subtree together, so only the order of siblings can vary.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
-use hashbrown::{Equivalent, HashMap};
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::{SpanRecord, Trace};
 
@@ -25,38 +25,84 @@ pub type CallId = u32;
 /// Index of a sequence in a [`Vocabulary`].
 pub type SeqId = u32;
 
-#[derive(PartialEq, Eq, Clone)]
-struct CallKey {
-    service: Box<str>,
-    operation: Box<str>,
+/// Index of a service name in a [`Vocabulary`].
+pub type ServiceId = u32;
+
+/// Keys stored once, each with its hash; two id tables (permanent and transient) probed with one hash.
+/// Forgetting the transient part is a `clear()` and a truncation, not one removal per key.
+#[derive(Clone)]
+struct Interner<K> {
+    permanent: HashTable<u32>,
+    transient: HashTable<u32>,
+    keys: Vec<K>,
+    hashes: Vec<u64>,
+    frozen: usize,
 }
 
-impl Hash for CallKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        (&*self.service, &*self.operation).hash(h);
+impl<K> Default for Interner<K> {
+    fn default() -> Self {
+        Self {
+            permanent: HashTable::new(),
+            transient: HashTable::new(),
+            keys: Vec::new(),
+            hashes: Vec::new(),
+            frozen: 0,
+        }
     }
 }
 
-#[derive(Hash)]
-struct CallRef<'a>((&'a str, &'a str));
+impl<K> Interner<K> {
+    #[inline]
+    fn find(&self, hash: u64, eq: impl Fn(&K) -> bool) -> Option<u32> {
+        let eq = |id: &u32| eq(&self.keys[*id as usize]);
+        self.permanent
+            .find(hash, eq)
+            .or_else(|| self.transient.find(hash, eq))
+            .copied()
+    }
 
-impl Equivalent<CallKey> for CallRef<'_> {
-    fn equivalent(&self, key: &CallKey) -> bool {
-        *key.service == *self.0 .0 && *key.operation == *self.0 .1
+    #[inline]
+    fn intern(&mut self, hash: u64, eq: impl Fn(&K) -> bool, make: impl FnOnce() -> K) -> u32 {
+        if let Some(id) = self.find(hash, eq) {
+            return id;
+        }
+        let id = self.keys.len() as u32;
+        self.keys.push(make());
+        self.hashes.push(hash);
+        let hashes = &self.hashes;
+        self.transient.insert_unique(hash, id, |i| hashes[*i as usize]);
+        id
+    }
+
+    fn freeze(&mut self) {
+        let hashes = &self.hashes;
+        for id in self.frozen..self.keys.len() {
+            self.permanent
+                .insert_unique(hashes[id], id as u32, |i| hashes[*i as usize]);
+        }
+        self.transient.clear();
+        self.frozen = self.keys.len();
+    }
+
+    fn clear_transient(&mut self) {
+        self.transient.clear();
+        self.keys.truncate(self.frozen);
+        self.hashes.truncate(self.frozen);
     }
 }
 
-/// Interned calls and sequences. The first `permanent` entries of each table belong to the model; entries after
-/// them are transient (seen only in the current window) and are forgotten by [`Vocabulary::clear_transient`], so
-/// traffic full of never-seen sequences cannot grow memory without bound.
-#[derive(Default, Clone)]
+/// Interned services, calls and sequences. Entries interned before [`Vocabulary::freeze`] are permanent (the
+/// model's); later ones are transient (seen only in the current window) and are forgotten by
+/// [`Vocabulary::clear_transient`], so traffic full of never-seen names and sequences cannot grow memory without
+/// bound. A call is `(service id, operation)`: a trace's services are interned once per resource, and each span
+/// then hashes and compares its operation name only. The hasher is keyed per process, so crafted span names
+/// cannot be made to collide.
+#[derive(Clone, Default)]
 pub struct Vocabulary {
-    calls: HashMap<CallKey, CallId>,
-    call_names: Vec<(Box<str>, Box<str>)>,
-    sequences: HashMap<Box<[CallId]>, SeqId>,
-    seq_calls: Vec<Box<[CallId]>>,
-    permanent_calls: usize,
-    permanent_seqs: usize,
+    build: DefaultHashBuilder,
+    services: Interner<Box<str>>,
+    calls: Interner<(ServiceId, Box<str>)>,
+    seqs: Interner<Box<[CallId]>>,
 }
 
 impl Vocabulary {
@@ -65,93 +111,87 @@ impl Vocabulary {
         Self::default()
     }
 
-    /// The id of call `service/operation`, interning it if new.
+    /// The id of a service name, interning it if new.
+    pub fn service(&mut self, name: &str) -> ServiceId {
+        let hash = self.build.hash_one(name);
+        self.services.intern(hash, |k| **k == *name, || name.into())
+    }
+
+    /// The id of call `operation` of service `service`, interning it if new.
     #[inline]
+    pub fn call_of(&mut self, service: ServiceId, operation: &str) -> CallId {
+        let hash = self.build.hash_one((service, operation));
+        self.calls.intern(
+            hash,
+            |(s, o)| *s == service && **o == *operation,
+            || (service, operation.into()),
+        )
+    }
+
+    /// The id of call `service/operation`, interning it if new.
     pub fn call(&mut self, service: &str, operation: &str) -> CallId {
-        let key = CallRef((service, operation));
-        if let Some(id) = self.calls.get(&key) {
-            return *id;
-        }
-        let id = self.call_names.len() as CallId;
-        self.call_names.push((service.into(), operation.into()));
-        self.calls.insert(
-            CallKey {
-                service: service.into(),
-                operation: operation.into(),
-            },
-            id,
-        );
-        id
+        let sid = self.service(service);
+        self.call_of(sid, operation)
     }
 
     /// The id of a sequence, interning it if new.
     #[inline]
     pub fn sequence(&mut self, calls: &[CallId]) -> SeqId {
-        if let Some(id) = self.sequences.get(calls) {
-            return *id;
-        }
-        let id = self.seq_calls.len() as SeqId;
-        self.seq_calls.push(calls.into());
-        self.sequences.insert(calls.into(), id);
-        id
+        let hash = self.build.hash_one(calls);
+        self.seqs.intern(hash, |k| **k == *calls, || calls.into())
     }
 
     /// The id of a sequence if already known.
     pub fn find(&self, calls: &[CallId]) -> Option<SeqId> {
-        self.sequences.get(calls).copied()
+        self.seqs.find(self.build.hash_one(calls), |k| **k == *calls)
     }
 
     /// Number of sequences (permanent and transient).
     pub fn len(&self) -> usize {
-        self.seq_calls.len()
+        self.seqs.keys.len()
     }
 
     /// Whether there are no sequences.
     pub fn is_empty(&self) -> bool {
-        self.seq_calls.is_empty()
+        self.seqs.keys.is_empty()
     }
 
     /// Number of permanent sequences.
     pub fn permanent_len(&self) -> usize {
-        self.permanent_seqs
+        self.seqs.frozen
     }
 
     /// Makes everything interned so far permanent.
     pub fn freeze(&mut self) {
-        self.permanent_calls = self.call_names.len();
-        self.permanent_seqs = self.seq_calls.len();
+        self.services.freeze();
+        self.calls.freeze();
+        self.seqs.freeze();
     }
 
-    /// Forgets transient calls and sequences.
+    /// Forgets transient services, calls and sequences.
     pub fn clear_transient(&mut self) {
-        if self.seq_calls.len() > self.permanent_seqs {
-            for calls in self.seq_calls.drain(self.permanent_seqs..) {
-                self.sequences.remove(&calls);
-            }
-        }
-        if self.call_names.len() > self.permanent_calls {
-            for (s, o) in self.call_names.drain(self.permanent_calls..) {
-                self.calls.remove(&CallRef((&s, &o)));
-            }
-        }
+        self.seqs.clear_transient();
+        self.calls.clear_transient();
+        self.services.clear_transient();
     }
 
     /// The calls of a sequence.
     pub fn calls_of(&self, seq: SeqId) -> &[CallId] {
-        self.seq_calls.get(seq as usize).map(|c| &c[..]).unwrap_or(&[])
+        self.seqs.keys.get(seq as usize).map(|c| &c[..]).unwrap_or(&[])
     }
 
     /// `(service, operation)` of a call.
     pub fn call_name(&self, call: CallId) -> (&str, &str) {
-        self.call_names
+        self.calls
+            .keys
             .get(call as usize)
-            .map(|(s, o)| (&**s, &**o))
+            .map(|(s, o)| (self.services.keys.get(*s as usize).map_or("?", |n| &**n), &**o))
             .unwrap_or(("?", "?"))
     }
 
     /// All calls, in id order.
     pub fn call_names(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.call_names.iter().map(|(s, o)| (&**s, &**o))
+        (0..self.calls.keys.len() as CallId).map(|c| self.call_name(c))
     }
 
     /// A sequence for people: `svc/op -> svc/op -> …`.
@@ -185,9 +225,14 @@ fn sibling_order(a: &SpanRecord, b: &SpanRecord) -> std::cmp::Ordering {
 /// Extracts call sequences, reusing its buffers across traces (no allocation per trace once warm).
 #[derive(Default, Clone)]
 pub struct SequenceExtractor {
+    services: Vec<(usize, ServiceId)>,
     ids: Vec<(u64, u32)>,
     parent: Vec<u32>,
+    /// Span indices grouped by parent (roots first): a counting sort, children of `p` at
+    /// `order[start[p + 1]..start[p + 2]]`.
     order: Vec<u32>,
+    start: Vec<u32>,
+    next: Vec<u32>,
     visited: Vec<bool>,
     stack: Vec<u32>,
     calls: Vec<CallId>,
@@ -213,52 +258,83 @@ impl SequenceExtractor {
         let n = spans.len();
         self.ids.clear();
         self.span_calls.clear();
+        self.services.clear();
         for (i, r) in spans.iter().enumerate() {
-            self.span_calls.push(vocab.call(r.service(), &r.span.name));
+            // The spans of one resource share its service name: intern it once per trace.
+            let key = std::sync::Arc::as_ptr(&r.resource) as usize;
+            let sid = match self.services.iter().find(|(k, _)| *k == key) {
+                Some((_, sid)) => *sid,
+                None => {
+                    let sid = vocab.service(r.service());
+                    self.services.push((key, sid));
+                    sid
+                }
+            };
+            self.span_calls.push(vocab.call_of(sid, &r.span.name));
             if let Some(id) = id64(&r.span.span_id) {
                 self.ids.push((id, i as u32));
             }
         }
-        // Stable sort keeps the first span of a duplicated id first: it is the parent target.
-        self.ids.sort_by_key(|(id, _)| *id);
+        // The first span of a duplicated id is the parent target: a linear scan finds the first; for larger
+        // traces, sorting by (id, index) puts it first.
+        let small = n <= 32;
+        if !small {
+            self.ids.sort_unstable();
+        }
         self.parent.clear();
         for r in spans.iter() {
             let own = id64(&r.span.span_id);
             let p = match id64(&r.span.parent_span_id) {
-                Some(pid) if Some(pid) != own => match self.ids.binary_search_by_key(&pid, |(id, _)| *id) {
-                    Ok(mut at) => {
-                        while at > 0 && self.ids[at - 1].0 == pid {
-                            at -= 1;
-                        }
-                        self.ids[at].1
-                    }
-                    Err(_) => NONE,
-                },
+                Some(pid) if Some(pid) != own => {
+                    let found = if small {
+                        self.ids.iter().find(|(id, _)| *id == pid)
+                    } else {
+                        let at = self.ids.partition_point(|(id, _)| *id < pid);
+                        self.ids.get(at).filter(|(id, _)| *id == pid)
+                    };
+                    found.map_or(NONE, |(_, idx)| *idx)
+                }
                 _ => NONE,
             };
             self.parent.push(p);
         }
+        // Counting sort by parent: bucket 0 holds the roots, bucket p + 1 the children of p.
+        self.start.clear();
+        self.start.resize(n + 2, 0);
+        for p in &self.parent {
+            let b = if *p == NONE { 0 } else { *p as usize + 1 };
+            self.start[b + 1] += 1;
+        }
+        for b in 1..self.start.len() {
+            self.start[b] += self.start[b - 1];
+        }
         self.order.clear();
-        self.order.extend(0..n as u32);
-        let parent = &self.parent;
-        self.order.sort_by(|a, b| {
-            parent[*a as usize]
-                .cmp(&parent[*b as usize])
-                .then_with(|| sibling_order(&spans[*a as usize], &spans[*b as usize]))
-        });
+        self.order.resize(n, 0);
+        self.next.clear();
+        self.next.extend_from_slice(&self.start[..n + 1]);
+        for (i, p) in self.parent.iter().enumerate() {
+            let b = if *p == NONE { 0 } else { *p as usize + 1 };
+            self.order[self.next[b] as usize] = i as u32;
+            self.next[b] += 1;
+        }
+        for b in 0..=n {
+            let (lo, hi) = (self.start[b] as usize, self.start[b + 1] as usize);
+            if hi - lo > 1 {
+                self.order[lo..hi]
+                    .sort_unstable_by(|a, b| sibling_order(&spans[*a as usize], &spans[*b as usize]).then(a.cmp(b)));
+            }
+        }
         self.visited.clear();
         self.visited.resize(n, false);
         self.calls.clear();
-        // Roots sort last (parent = NONE = u32::MAX).
-        let roots_start = self.order.partition_point(|i| self.parent[*i as usize] != NONE);
-        for r in roots_start..n {
-            let root = self.order[r];
+        for k in self.start[0]..self.start[1] {
+            let root = self.order[k as usize];
             self.walk(root);
         }
         if self.calls.len() < n {
             // Cycles: walk what is left as roots, ordered as siblings are.
             let mut left: Vec<u32> = (0..n as u32).filter(|i| !self.visited[*i as usize]).collect();
-            left.sort_by(|a, b| sibling_order(&spans[*a as usize], &spans[*b as usize]));
+            left.sort_by(|a, b| sibling_order(&spans[*a as usize], &spans[*b as usize]).then(a.cmp(b)));
             for i in left {
                 self.walk(i);
             }
@@ -278,9 +354,7 @@ impl SequenceExtractor {
             }
             self.visited[i as usize] = true;
             self.calls.push(self.span_calls[i as usize]);
-            // Children of i are the contiguous run of `order` whose parent is i.
-            let lo = self.order.partition_point(|j| self.parent[*j as usize] < i);
-            let hi = self.order.partition_point(|j| self.parent[*j as usize] <= i);
+            let (lo, hi) = (self.start[i as usize + 1] as usize, self.start[i as usize + 2] as usize);
             for k in (lo..hi).rev() {
                 let c = self.order[k];
                 if !self.visited[c as usize] {

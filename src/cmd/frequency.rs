@@ -1,0 +1,573 @@
+//! `spanguard train|score|eval frequency`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
+use spanguard_processor::frequency::baseline::Statistic;
+use spanguard_processor::frequency::cusum::CusumParams;
+use spanguard_processor::frequency::drift::Adaptation;
+use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, TopSequence, TrainOptions};
+use spanguard_processor::Trace;
+
+use crate::traces::{load, Order};
+
+/// How windows are compared and how the baseline follows traffic.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MethodArgs {
+    /// The paper's method exactly: Euclidean distance (eq. 3) against a fixed baseline. Same as
+    /// `--statistic euclidean --alpha 0 --confirm-within 0`.
+    #[arg(long)]
+    pub paper: bool,
+    /// `chi` standardizes each sequence's deviation by its variability (rare sequences surging weigh more);
+    /// `euclidean` is the paper's eq. 3.
+    #[arg(long, value_enum, default_value = "chi")]
+    pub statistic: StatisticArg,
+    /// Step of the baseline towards each window judged normal (0 = fixed baseline).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Re-baseline when two flagged windows at most this many windows apart agree (a persistent shift); 0 = never.
+    /// Follows abrupt legitimate shifts, but also learns sustained attacks after their first windows.
+    #[arg(long, default_value_t = 0)]
+    pub confirm_within: usize,
+    /// Step of the baseline towards a confirmed new regime.
+    #[arg(long, default_value_t = 0.8)]
+    pub beta: f64,
+    /// CUSUM allowance k, in σ.
+    #[arg(long, default_value_t = 0.5)]
+    pub cusum_k: f64,
+    /// CUSUM decision threshold h, in σ.
+    #[arg(long, default_value_t = 5.0)]
+    pub cusum_h: f64,
+}
+
+/// `--statistic`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatisticArg {
+    /// Standardized (Pearson) distance.
+    Chi,
+    /// The paper's eq. 3.
+    Euclidean,
+}
+
+impl MethodArgs {
+    fn options(&self, window: usize, k: f64) -> TrainOptions {
+        let chi = Statistic::Chi {
+            min_frequency: 1.0 / (2.0 * window.max(1) as f64),
+        };
+        let (statistic, alpha, confirm_within) = if self.paper {
+            (Statistic::Euclidean, 0.0, 0)
+        } else {
+            let s = match self.statistic {
+                StatisticArg::Chi => chi,
+                StatisticArg::Euclidean => Statistic::Euclidean,
+            };
+            (s, self.alpha, self.confirm_within)
+        };
+        TrainOptions {
+            window,
+            k,
+            adaptation: Adaptation {
+                alpha,
+                confirm_within,
+                beta: self.beta,
+                ..Adaptation::default()
+            },
+            cusum: CusumParams {
+                reference: self.cusum_k,
+                threshold: self.cusum_h,
+            },
+            statistic,
+        }
+    }
+}
+
+/// `spanguard train frequency`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Normal traces: OTLP/JSON lines (optionally .gz) or Jaeger JSON.
+    #[arg(long)]
+    pub traces: PathBuf,
+    /// Normal validation traces; without it the last --validation-split of --traces is used.
+    #[arg(long, conflicts_with = "validation_split")]
+    pub validation: Option<PathBuf>,
+    /// Fraction of --traces (its end, in order) held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_split: f64,
+    /// Traces per window.
+    #[arg(long, default_value_t = 50)]
+    pub window: usize,
+    /// Threshold = mean + k·σ of the validation distances.
+    #[arg(long, default_value_t = 2.0)]
+    pub k: f64,
+    /// Where to write the model.
+    #[arg(long, default_value = "model/frequency.json")]
+    pub out: PathBuf,
+    /// Skip malformed lines (counted) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Order of traces for windowing.
+    #[arg(long, value_enum, default_value = "file")]
+    pub order: Order,
+    #[command(flatten)]
+    pub method: MethodArgs,
+}
+
+/// `spanguard score frequency`.
+#[derive(clap::Args, Debug)]
+pub struct ScoreArgs {
+    /// A model written by `spanguard train frequency`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Traces to score, in windows of consecutive traces.
+    #[arg(long)]
+    pub traces: PathBuf,
+    /// Traces per window (default: the model's).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// `json`: one JSON object per window; `table`: for people.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Skip malformed lines (counted) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Order of traces for windowing.
+    #[arg(long, value_enum, default_value = "file")]
+    pub order: Order,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Json,
+    /// Aligned columns.
+    Table,
+}
+
+/// One scored window, as `score frequency` prints it.
+#[derive(Serialize)]
+pub struct WindowLine {
+    /// Window index from 0.
+    pub window: usize,
+    /// Traces in it.
+    pub traces: usize,
+    /// Distance from the baseline.
+    pub distance: f64,
+    /// Threshold.
+    pub threshold: f64,
+    /// Single-window verdict.
+    pub anomalous: bool,
+    /// Sequences contributing most.
+    pub top: Vec<TopSequence>,
+    /// CUSUM statistic reached.
+    pub cusum: f64,
+    /// CUSUM verdict.
+    pub sustained: bool,
+    /// A regime change was confirmed here.
+    pub rebaselined: bool,
+}
+
+/// Trains and writes a model; returns it.
+pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
+    let mut traces = load(&args.traces, args.skip_bad, args.order)?;
+    let validation = match &args.validation {
+        Some(v) => load(v, args.skip_bad, args.order)?,
+        None => {
+            if !(0.0..1.0).contains(&args.validation_split) || args.validation_split == 0.0 {
+                anyhow::bail!("--validation-split must be in (0, 1), e.g. 0.2");
+            }
+            let at = ((traces.len() as f64) * (1.0 - args.validation_split)).round() as usize;
+            traces.split_off(at.min(traces.len()))
+        }
+    };
+    let opts = args.method.options(args.window, args.k);
+    let model = train(&traces, &validation, &opts).context("training failed")?;
+    model.save(&args.out)?;
+    let v = &model.validation;
+    println!(
+        "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: mean {:.4}, σ {:.4}, threshold {:.4} (k = {}); statistic {}, adaptation α {} / confirm within {} → {}",
+        model.training.traces,
+        model.training.unique_sequences,
+        v.windows,
+        model.window,
+        v.mean,
+        v.std,
+        v.threshold,
+        model.k,
+        match model.statistic {
+            Statistic::Euclidean => "euclidean (paper eq. 3)",
+            Statistic::Chi { .. } => "chi",
+        },
+        model.adaptation.alpha,
+        model.adaptation.confirm_within,
+        args.out.display()
+    );
+    Ok(model)
+}
+
+/// Scores every window of `traces` with `detector`, in order.
+pub fn score_windows(detector: &mut FrequencyDetector, traces: &[Trace], window: usize) -> Vec<WindowLine> {
+    traces
+        .chunks(window.max(1))
+        .enumerate()
+        .map(|(i, w)| {
+            let v = detector.evaluate(w);
+            WindowLine {
+                window: i,
+                traces: w.len(),
+                distance: v.distance,
+                threshold: v.threshold,
+                anomalous: v.anomalous,
+                top: v.top,
+                cusum: v.cusum,
+                sustained: v.sustained,
+                rebaselined: v.rebaselined,
+            }
+        })
+        .collect()
+}
+
+/// Scores a file and prints one line per window.
+pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<()> {
+    let model = FrequencyModel::load(&args.model)?;
+    let traces = load(&args.traces, args.skip_bad, args.order)?;
+    let window = args.window.unwrap_or(model.window);
+    let mut detector = FrequencyDetector::new(&model);
+    let lines = score_windows(&mut detector, &traces, window);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            for l in &lines {
+                serde_json::to_writer(&mut out, l)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{:>6} {:>6} {:>9} {:>9} {:>7} {:>7}  verdict  top sequence (baseline → observed)",
+                "window", "traces", "distance", "threshold", "cusum", ""
+            )?;
+            for l in &lines {
+                let verdict = match (l.anomalous, l.sustained) {
+                    (true, _) => "ANOMALY",
+                    (false, true) => "SUSTAINED",
+                    _ => "normal",
+                };
+                let top = l
+                    .top
+                    .first()
+                    .map(|t| format!("{} ({:.3} → {:.3})", shorten(&t.sequence, 70), t.baseline, t.observed))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:>6} {:>6} {:>9.4} {:>9.4} {:>7.2} {:>7}  {:<8} {}",
+                    l.window,
+                    l.traces,
+                    l.distance,
+                    l.threshold,
+                    l.cusum,
+                    if l.rebaselined { "rebase" } else { "" },
+                    verdict,
+                    top
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(max - 1).collect();
+        format!("{head}…")
+    }
+}
+
+/// `spanguard eval frequency`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Normal traffic, in order: the first --train-fraction trains, the next --validation-fraction validates,
+    /// the rest is scored as normal windows (false alarms).
+    #[arg(long)]
+    pub normal: PathBuf,
+    /// Attack traffic, scored as windows right after the normal test windows (detections).
+    #[arg(long, required_unless_present = "burst")]
+    pub attack: Option<PathBuf>,
+    /// Also test, at every normal test window, a copy with this fraction of its traces replaced by one real
+    /// training trace (scored on a copy of the detector's state, so the stream itself stays normal).
+    #[arg(long)]
+    pub burst: Option<f64>,
+    /// The burst repeats the first training trace whose sequence contains this text (default: the rarest
+    /// sequence seen at least 3 times in training).
+    #[arg(long)]
+    pub burst_like: Option<String>,
+    /// Window sizes to try (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    pub window: Vec<usize>,
+    /// Threshold multipliers to try (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "2")]
+    pub k: Vec<f64>,
+    /// Fraction of --normal used for training.
+    #[arg(long, default_value_t = 0.4)]
+    pub train_fraction: f64,
+    /// Fraction of --normal used for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// `json`: one JSON object per setting; `table`: for people.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Skip malformed lines (counted) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Order of traces.
+    #[arg(long, value_enum, default_value = "file")]
+    pub order: Order,
+    #[command(flatten)]
+    pub method: MethodArgs,
+}
+
+/// The outcome of one (window, k) setting.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalResult {
+    /// Traces per window.
+    pub window: usize,
+    /// Threshold multiplier.
+    pub k: f64,
+    /// Normal test windows.
+    pub normal_windows: usize,
+    /// Attack windows.
+    pub attack_windows: usize,
+    /// Normal windows the single-window test flagged / normal windows.
+    pub false_alarm_rate: f64,
+    /// Attack windows the single-window test flagged / attack windows.
+    pub detection_rate: f64,
+    /// First attack window (1-based) the single-window test flagged.
+    pub windows_to_detection: Option<usize>,
+    /// Normal windows the CUSUM flagged / normal windows.
+    pub cusum_false_alarm_rate: f64,
+    /// Attack windows the CUSUM flagged / attack windows.
+    pub cusum_detection_rate: f64,
+    /// First attack window (1-based) the CUSUM flagged.
+    pub cusum_windows_to_detection: Option<usize>,
+    /// Fraction of a window replaced in the burst test.
+    pub burst_fraction: Option<f64>,
+    /// The burst's sequence.
+    pub burst_sequence: Option<String>,
+    /// Burst copies of normal windows flagged by the single-window test / normal windows.
+    pub burst_detection_rate: Option<f64>,
+    /// Regime changes confirmed during the normal test windows.
+    pub rebaselined: usize,
+}
+
+/// The burst test's settings.
+#[derive(Debug, Clone)]
+pub struct Burst {
+    /// Fraction of each window replaced.
+    pub fraction: f64,
+    /// Pick the first training trace whose sequence contains this.
+    pub like: Option<String>,
+}
+
+/// The training trace a burst repeats, and its sequence text.
+fn burst_trace(training: &[Trace], like: Option<&str>) -> Option<(Trace, String)> {
+    use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
+    let mut vocab = Vocabulary::new();
+    let mut x = SequenceExtractor::new();
+    let ids: Vec<u32> = training.iter().map(|t| x.sequence(t, &mut vocab)).collect();
+    let pick = match like {
+        Some(p) => ids.iter().position(|s| vocab.text(*s).contains(p))?,
+        None => {
+            let mut counts = std::collections::HashMap::<u32, usize>::new();
+            for s in &ids {
+                *counts.entry(*s).or_default() += 1;
+            }
+            let (rarest, _) = counts
+                .iter()
+                .filter(|(_, c)| **c >= 3)
+                .min_by_key(|(s, c)| (**c, **s))?;
+            ids.iter().position(|s| s == rarest)?
+        }
+    };
+    Some((training[pick].clone(), vocab.text(ids[pick])))
+}
+
+/// Runs one evaluation setting on traces already loaded.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    normal: &[Trace],
+    attack: &[Trace],
+    burst: Option<&Burst>,
+    window: usize,
+    k: f64,
+    train_fraction: f64,
+    validation_fraction: f64,
+    method: &MethodArgs,
+) -> anyhow::Result<EvalResult> {
+    let n = normal.len();
+    let t = ((n as f64) * train_fraction).round() as usize;
+    let v = ((n as f64) * (train_fraction + validation_fraction)).round() as usize;
+    if t == 0 || v <= t || v >= n {
+        anyhow::bail!(
+            "--train-fraction and --validation-fraction must leave traces for training, validation and testing"
+        );
+    }
+    let model = train(&normal[..t], &normal[t..v], &method.options(window, k))?;
+    let mut det = FrequencyDetector::new(&model);
+    let burst = match burst {
+        Some(b) => {
+            let (trace, text) = burst_trace(&normal[..t], b.like.as_deref()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no training trace for the burst (--burst-like matches nothing, or no sequence occurs 3 times)"
+                )
+            })?;
+            Some((b.fraction, trace, text))
+        }
+        None => None,
+    };
+    let mut burst_flagged = 0usize;
+    let mut normal_lines = Vec::new();
+    // Full windows only: a short last window is not comparable.
+    for (i, w) in normal[v..].chunks_exact(window.max(1)).enumerate() {
+        if let Some((fraction, trace, _)) = &burst {
+            let replace = ((w.len() as f64) * fraction).round() as usize;
+            let mut copy: Vec<Trace> = w.to_vec();
+            // Spread the burst over the window rather than bunching it at the start.
+            for j in 0..replace.min(copy.len()) {
+                let at = j * copy.len() / replace.max(1);
+                copy[at] = trace.clone();
+            }
+            if det.clone().evaluate(&copy).anomalous {
+                burst_flagged += 1;
+            }
+        }
+        normal_lines.extend(score_windows(&mut det, w, window).into_iter().map(|mut l| {
+            l.window = i;
+            l
+        }));
+    }
+    let whole = attack.len() - attack.len() % window.max(1);
+    let attack_lines = score_windows(&mut det, &attack[..whole], window);
+    let rate = |lines: &[WindowLine], f: fn(&WindowLine) -> bool| {
+        lines.iter().filter(|l| f(l)).count() as f64 / lines.len().max(1) as f64
+    };
+    let first = |f: fn(&WindowLine) -> bool| attack_lines.iter().position(f).map(|i| i + 1);
+    Ok(EvalResult {
+        window,
+        k,
+        normal_windows: normal_lines.len(),
+        attack_windows: attack_lines.len(),
+        false_alarm_rate: rate(&normal_lines, |l| l.anomalous),
+        detection_rate: rate(&attack_lines, |l| l.anomalous),
+        windows_to_detection: first(|l| l.anomalous),
+        cusum_false_alarm_rate: rate(&normal_lines, |l| l.sustained),
+        cusum_detection_rate: rate(&attack_lines, |l| l.sustained),
+        cusum_windows_to_detection: first(|l| l.sustained),
+        burst_fraction: burst.as_ref().map(|b| b.0),
+        burst_sequence: burst.as_ref().map(|b| b.2.clone()),
+        burst_detection_rate: burst
+            .as_ref()
+            .map(|_| burst_flagged as f64 / normal_lines.len().max(1) as f64),
+        rebaselined: normal_lines.iter().filter(|l| l.rebaselined).count(),
+    })
+}
+
+/// Runs every (window, k) setting and prints the results.
+pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
+    let normal = load(&args.normal, args.skip_bad, args.order)?;
+    let attack = match &args.attack {
+        Some(a) => load(a, args.skip_bad, args.order)?,
+        None => Vec::new(),
+    };
+    let burst = args.burst.map(|fraction| Burst {
+        fraction,
+        like: args.burst_like.clone(),
+    });
+    if burst.as_ref().is_some_and(|b| !(b.fraction > 0.0 && b.fraction <= 1.0)) {
+        anyhow::bail!("--burst must be a fraction in (0, 1], e.g. 0.3");
+    }
+    let mut results = Vec::new();
+    for w in &args.window {
+        for k in &args.k {
+            results.push(evaluate(
+                &normal,
+                &attack,
+                burst.as_ref(),
+                *w,
+                *k,
+                args.train_fraction,
+                args.validation_fraction,
+                &args.method,
+            )?);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            for r in &results {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Table => {
+            let never = |x: Option<usize>| x.map_or("never".to_owned(), |v| v.to_string());
+            let pct = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{:.1} %", 100.0 * v));
+            writeln!(
+                out,
+                "                    single-window test                 CUSUM (sustained)                 burst"
+            )?;
+            writeln!(out, "window     k   false alarms  detected  to detect   false alarms  detected  to detect   detected  rebaselined")?;
+            for r in &results {
+                let has_attack = r.attack_windows > 0;
+                writeln!(
+                    out,
+                    "{:>6} {:>5}   {:>6.1} %  {:>8}  {:>9}   {:>6.1} %  {:>8}  {:>9}   {:>8}  {:>11}",
+                    r.window,
+                    r.k,
+                    100.0 * r.false_alarm_rate,
+                    pct(has_attack.then_some(r.detection_rate)),
+                    if has_attack {
+                        never(r.windows_to_detection)
+                    } else {
+                        "-".into()
+                    },
+                    100.0 * r.cusum_false_alarm_rate,
+                    pct(has_attack.then_some(r.cusum_detection_rate)),
+                    if has_attack {
+                        never(r.cusum_windows_to_detection)
+                    } else {
+                        "-".into()
+                    },
+                    pct(r.burst_detection_rate),
+                    r.rebaselined
+                )?;
+            }
+            if let Some(r) = results.first() {
+                if let (Some(f), Some(s)) = (r.burst_fraction, &r.burst_sequence) {
+                    writeln!(
+                        out,
+                        "burst: {:.0} % of each window replaced by the sequence {}",
+                        100.0 * f,
+                        shorten(s, 160)
+                    )?;
+                }
+            }
+            if let Some(r) = results.first() {
+                write!(out, "({} normal test windows", r.normal_windows)?;
+                if r.attack_windows > 0 {
+                    write!(
+                        out,
+                        ", {} attack windows; \"detected\" = attack windows flagged, \"to detect\" = the first one",
+                        r.attack_windows
+                    )?;
+                }
+                writeln!(out, "; window {})", r.window)?;
+            }
+        }
+    }
+    Ok(results)
+}

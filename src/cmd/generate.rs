@@ -1,0 +1,103 @@
+//! `spanguard generate`: workloads written as OTLP/JSON lines (one trace per line; `.gz` compresses).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use crate::workload::rng::Rng;
+use crate::workload::socialnet::{Kind, SocialNetwork};
+
+/// `spanguard generate socialnet`.
+#[derive(clap::Args, Debug)]
+pub struct SocialNetArgs {
+    /// Output file (`.gz` to compress).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A data set of the paper: `normal` (Table 1, 1526/420/54), `validation` (300/165/35), `attack` (Table 2,
+    /// 30/7/13). Without it, give the mix with --compose/--correct-logins/--incorrect-logins.
+    #[arg(long, value_enum)]
+    pub set: Option<PaperSet>,
+    /// composePost traces.
+    #[arg(long, default_value_t = 0)]
+    pub compose: usize,
+    /// Successful userLogin traces.
+    #[arg(long, default_value_t = 0)]
+    pub correct_logins: usize,
+    /// Failed userLogin traces.
+    #[arg(long, default_value_t = 0)]
+    pub incorrect_logins: usize,
+    /// Random seed (the same seed gives the same file).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// The paper's data sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaperSet {
+    /// Table 1.
+    Normal,
+    /// The validation set.
+    Validation,
+    /// Table 2.
+    Attack,
+}
+
+/// Writes requests as OTLP/JSON lines.
+pub fn write_jsonl(path: &std::path::Path, requests: &[ExportTraceServiceRequest]) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w: Box<dyn Write> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::default(),
+        ))
+    } else {
+        Box::new(std::io::BufWriter::new(file))
+    };
+    for r in requests {
+        serde_json::to_writer(&mut w, r)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Generates the requested social-network traces.
+pub fn socialnet_cmd(args: &SocialNetArgs) -> anyhow::Result<usize> {
+    let g = SocialNetwork::default();
+    let mut rng = Rng::new(args.seed);
+    let mix: Vec<(Kind, usize)> = match args.set {
+        Some(PaperSet::Normal) => vec![
+            (Kind::ComposePost, 1526),
+            (Kind::CorrectLogin, 420),
+            (Kind::IncorrectLogin, 54),
+        ],
+        Some(PaperSet::Validation) => vec![
+            (Kind::ComposePost, 300),
+            (Kind::CorrectLogin, 165),
+            (Kind::IncorrectLogin, 35),
+        ],
+        Some(PaperSet::Attack) => vec![
+            (Kind::ComposePost, 30),
+            (Kind::CorrectLogin, 7),
+            (Kind::IncorrectLogin, 13),
+        ],
+        None => vec![
+            (Kind::ComposePost, args.compose),
+            (Kind::CorrectLogin, args.correct_logins),
+            (Kind::IncorrectLogin, args.incorrect_logins),
+        ],
+    };
+    let total: usize = mix.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        anyhow::bail!("nothing to generate: give --set, or --compose/--correct-logins/--incorrect-logins");
+    }
+    let requests = g.dataset(&mix, &mut rng, 1_700_000_000_000_000_000);
+    write_jsonl(&args.out, &requests)?;
+    println!("{} traces → {}", requests.len(), args.out.display());
+    Ok(requests.len())
+}

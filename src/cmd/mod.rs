@@ -1,0 +1,4 @@
+//! One module per command family: argument structs and the glue that runs them.
+
+pub mod frequency;
+pub mod generate;
