@@ -1,1 +1,8 @@
-//! placeholder
+//! Data exchanges between the processes, threads, files and sockets of a monitored application (DistAppGuard,
+//! ACSAC 2021, §3): their type ([`ExchangeEvent`], the contract between a probe and the graph detector), their
+//! JSON-lines form for recording and replay, and the probes that produce them.
+
+pub mod event;
+pub mod file;
+
+pub use event::{ExchangeEvent, Op, Target};

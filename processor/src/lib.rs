@@ -13,6 +13,7 @@ pub mod attributes;
 pub mod detector;
 pub mod enrich;
 pub mod frequency;
+pub mod graph;
 mod late;
 mod metrics;
 pub mod offline;

@@ -2,6 +2,7 @@
 //! the benchmark. Deterministic for a given seed, with their own small PRNG so that published numbers do not
 //! move when a dependency changes its random streams.
 
+pub mod lte;
 pub mod rng;
 pub mod socialnet;
 pub mod spans;

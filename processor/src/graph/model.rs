@@ -1,0 +1,229 @@
+//! The graph model: `graph.json` (versioned, readable) beside `autoencoder.onnx`.
+//!
+//! ```json
+//! { "format": "spanguard.graph", "version": 1, "interval_ms": 5000, "onnx": "autoencoder.onnx",
+//!   "edges": [{ "src": "enb/enb-s#ap", "dst": "mme", "group": 0, "max_log_bytes": 9.21 }, …],
+//!   "groups": [{ "service": "enb", "edges": [0, 1] }, …],
+//!   "architecture": { "hidden": [4, …], "bottleneck": 6 },
+//!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36 },
+//!   "unknown_edge_policy": "alert", "training": { "intervals": 144, "events": 98311, "epochs": 300, "loss": … } }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// `format` field value.
+pub const FORMAT: &str = "spanguard.graph";
+/// Current `version`.
+pub const VERSION: u32 = 1;
+
+/// One input edge of the autoencoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeEntry {
+    /// Source role.
+    pub src: String,
+    /// Destination role.
+    pub dst: String,
+    /// Index into `groups`.
+    pub group: usize,
+    /// `ln(1 + bytes)` of its busiest training interval: the feature is `ln(1 + bytes) / max_log_bytes`.
+    pub max_log_bytes: f64,
+    /// Standard deviation of the edge's reconstruction residual over the training intervals: residuals are
+    /// scored in units of it, so an edge that is always reconstructed closely counts its deviations for more.
+    #[serde(default = "default_residual_std")]
+    pub residual_std: f64,
+}
+
+fn default_residual_std() -> f64 {
+    1.0
+}
+
+impl EdgeEntry {
+    /// `src->dst`.
+    pub fn name(&self) -> String {
+        format!("{}->{}", self.src, self.dst)
+    }
+}
+
+/// A microservice and its edges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupEntry {
+    /// Process role.
+    pub service: String,
+    /// Indices into `edges`.
+    pub edges: Vec<usize>,
+}
+
+/// Network sizes (the groups are in `groups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchitectureEntry {
+    /// Hidden units per group.
+    pub hidden: Vec<usize>,
+    /// Bottleneck units.
+    pub bottleneck: usize,
+}
+
+/// The decision threshold and how it was drawn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Scores above it are anomalous.
+    pub value: f64,
+    /// The rule, in words.
+    pub rule: String,
+    /// Mean validation score.
+    pub mean: f64,
+    /// Standard deviation of validation scores.
+    pub std: f64,
+    /// Largest validation score.
+    pub max: f64,
+    /// Validation intervals.
+    pub intervals: usize,
+}
+
+/// What never-seen edges do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownEdgePolicy {
+    /// An interval with an edge never seen in training is anomalous by itself (the paper's behaviour: a new
+    /// data exchange is new behaviour).
+    #[default]
+    Alert,
+    /// Reported, but only the reconstruction error decides.
+    Ignore,
+}
+
+/// Training statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingStats {
+    /// Training intervals.
+    pub intervals: usize,
+    /// Events in them.
+    pub events: u64,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Final mean training loss.
+    pub loss: f64,
+}
+
+/// A trained graph model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphModel {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`VERSION`].
+    pub version: u32,
+    /// Interval length, ms.
+    pub interval_ms: u64,
+    /// ONNX file name, relative to the model directory.
+    pub onnx: String,
+    /// Input edges, in autoencoder column order.
+    pub edges: Vec<EdgeEntry>,
+    /// Microservices and their edges.
+    pub groups: Vec<GroupEntry>,
+    /// Network sizes.
+    pub architecture: ArchitectureEntry,
+    /// Decision threshold.
+    pub threshold: Threshold,
+    /// Never-seen edges.
+    #[serde(default)]
+    pub unknown_edge_policy: UnknownEdgePolicy,
+    /// Training statistics.
+    pub training: TrainingStats,
+}
+
+/// Errors loading or saving a graph model.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphModelError {
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a graph model.
+    #[error("{path}: not a spanguard graph model: {message}")]
+    Parse { path: String, message: String },
+    /// Wrong version.
+    #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} version {VERSION}: retrain it with `spanguard train graph`")]
+    Version { path: String, format: String, version: u32 },
+    /// Inconsistent.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl GraphModel {
+    /// The `graph.json` of a model directory.
+    pub fn json_path(dir: &Path) -> PathBuf {
+        dir.join("graph.json")
+    }
+
+    /// The ONNX file of a model directory.
+    pub fn onnx_path(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.onnx)
+    }
+
+    /// Interval length, ns.
+    pub fn interval_ns(&self) -> u64 {
+        self.interval_ms.saturating_mul(1_000_000)
+    }
+
+    /// Reads and checks `dir/graph.json`.
+    pub fn load(dir: &Path) -> Result<Self, GraphModelError> {
+        let path = Self::json_path(dir);
+        let shown = path.display().to_string();
+        let text = std::fs::read(&path).map_err(|source| GraphModelError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let head: serde_json::Value = serde_json::from_slice(&text).map_err(|e| GraphModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let format = head.get("format").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if format != FORMAT || version != VERSION {
+            return Err(GraphModelError::Version {
+                path: shown,
+                format,
+                version,
+            });
+        }
+        let m: GraphModel = serde_json::from_value(head).map_err(|e| GraphModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let bad = |message: String| GraphModelError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        if m.interval_ms == 0 {
+            return Err(bad("interval_ms must be positive".into()));
+        }
+        if m.groups.len() != m.architecture.hidden.len() {
+            return Err(bad("one hidden size per group expected".into()));
+        }
+        let e = m.edges.len();
+        if m.groups.iter().flat_map(|g| &g.edges).any(|i| *i >= e) || m.edges.iter().any(|x| x.group >= m.groups.len())
+        {
+            return Err(bad("an edge or group index is out of range".into()));
+        }
+        Ok(m)
+    }
+
+    /// Writes `dir/graph.json` (the ONNX file is written by training).
+    pub fn save(&self, dir: &Path) -> Result<(), GraphModelError> {
+        let path = Self::json_path(dir);
+        let shown = path.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|source| GraphModelError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| GraphModelError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, text).map_err(|source| GraphModelError::Io { path: shown, source })
+    }
+}

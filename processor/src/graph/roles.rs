@@ -1,0 +1,134 @@
+//! Role identification (DistAppGuard §3): graph nodes are *roles*, not instances, so that all replicas of a
+//! microservice — on any host, with any pid, container id or IP — are one node, and migration, rescheduling and
+//! scaling do not change the graph's shape.
+//!
+//! - **Process role**: the event's `service` when the probe knows it, else the executable's content hash (or
+//!   path): `exe:<name>@<hash prefix>`. Replicas run the same binary, so they share a role.
+//! - **Thread role**: process role + thread name with digit runs normalized (`worker-3` → `worker-#`).
+//! - **File**: the path with digit runs and hex runs (≥ 6 characters holding a digit: ids, hashes) normalized.
+//! - **Socket peer**: the role that owns the remote endpoint as its local endpoint, learned from the events
+//!   themselves; unresolved peers become `net:<proto>:<port>`, or `net:<proto>:ephemeral` for ports ≥ 32768.
+//! - **Pipe peer**: the role at the other end, learned likewise; `pipe` when unknown.
+//! - **Memory**: `mem:<process role>`.
+
+/// Normalizes a thread name: digit runs become `#`.
+pub fn normalize_thread(comm: &str) -> String {
+    let mut out = String::with_capacity(comm.len());
+    let mut in_digits = false;
+    for c in comm.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// Normalizes a file path: hex runs of at least 6 characters that hold a digit (container ids, hashes), then
+/// remaining digit runs, become `#`.
+pub fn normalize_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_hexdigit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_hexdigit() {
+                i += 1;
+            }
+            let run = &path[start..i];
+            let has_digit = run.bytes().any(|b| b.is_ascii_digit());
+            if run.len() >= 6 && has_digit {
+                out.push('#');
+            } else {
+                // Short runs: only their digit parts are normalized (`v2` stays readable as `v#`).
+                out.push_str(&normalize_thread(run));
+            }
+        } else {
+            out.push(c as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Splits `host:port` (IPv6 `[addr]:port` too) into its port.
+pub fn port_of(endpoint: &str) -> Option<u16> {
+    endpoint.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+/// The generic node of an unresolved socket peer.
+pub fn unresolved_peer(proto: &str, remote: &str) -> String {
+    match port_of(remote) {
+        Some(p) if p < 32768 => format!("net:{proto}:{p}"),
+        Some(_) => format!("net:{proto}:ephemeral"),
+        None => format!("net:{proto}:?"),
+    }
+}
+
+/// The process role of an event's process.
+pub fn process_role(service: Option<&str>, exe_hash: Option<&str>, exe: &str) -> String {
+    if let Some(s) = service.filter(|s| !s.is_empty()) {
+        return s.to_owned();
+    }
+    let name = exe.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("?");
+    let hash = match exe_hash.filter(|h| !h.is_empty()) {
+        Some(h) => h.chars().take(8).collect::<String>(),
+        None => format!("{:08x}", fnv1a(exe.as_bytes()) as u32),
+    };
+    format!("exe:{name}@{hash}")
+}
+
+/// FNV-1a: a stable, seedless hash for names that must not change between runs (a role name is part of the
+/// model).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_threads_and_paths() {
+        assert_eq!(normalize_thread("worker-3"), "worker-#");
+        assert_eq!(normalize_thread("sctp12rx7"), "sctp#rx#");
+        assert_eq!(
+            normalize_path("/var/lib/docker/containers/3f2a9c1b0d4e/state-17.json"),
+            "/var/lib/docker/containers/#/state-#.json"
+        );
+        assert_eq!(normalize_path("/etc/oai/mme.conf"), "/etc/oai/mme.conf");
+        assert_eq!(
+            normalize_path("/tmp/cafebabe/x"),
+            "/tmp/cafebabe/x",
+            "all-letter hex words stay"
+        );
+    }
+
+    #[test]
+    fn roles_ignore_instances() {
+        assert_eq!(process_role(Some("mme"), Some("ab"), "/x"), "mme");
+        // The same binary (same content hash) installed at another path on another host: one role.
+        let a = process_role(None, Some("9f2c1a77ee01"), "/opt/oai/bin/mme");
+        let b = process_role(None, Some("9f2c1a77ee01"), "/usr/local/bin/mme");
+        assert_eq!(a, "exe:mme@9f2c1a77");
+        assert_eq!(a, b);
+        assert_eq!(
+            process_role(None, None, "/opt/x/bin/hss"),
+            process_role(None, None, "/opt/x/bin/hss")
+        );
+        assert_eq!(unresolved_peer("udp", "10.0.0.9:2152"), "net:udp:2152");
+        assert_eq!(unresolved_peer("tcp", "10.0.0.9:51234"), "net:tcp:ephemeral");
+    }
+}

@@ -1,0 +1,243 @@
+//! Scoring an interval: its graph's edges become the autoencoder's input columns (`ln(1 + bytes)` scaled by the
+//! training maximum), and the score is the mean squared reconstruction residual, each edge's residual measured in
+//! units of its own residual spread on the training data (so a well-modelled edge that goes astray counts, and an
+//! inherently noisy one does not drown the rest). The per-microservice means say where; edges never seen in
+//! training are listed (and, by default, alarm by themselves).
+
+use hashbrown::HashMap;
+use serde::Serialize;
+use spanguard_ebpf_probe::ExchangeEvent;
+
+use super::autoencoder::Autoencoder;
+use super::interval::{GraphBuilder, IntervalGraph, NodeId, Nodes};
+use super::model::{GraphModel, UnknownEdgePolicy};
+use super::runtime::{Reconstructor, RuntimeError};
+
+/// Something that reconstructs rows of autoencoder input: ONNX Runtime in service, the Rust network in training.
+pub trait Reconstruct: Send {
+    /// Reconstructs `n` rows (row-major).
+    fn reconstruct(&mut self, rows: &[f32], n: usize) -> Result<Vec<f32>, RuntimeError>;
+}
+
+impl Reconstruct for Reconstructor {
+    fn reconstruct(&mut self, rows: &[f32], n: usize) -> Result<Vec<f32>, RuntimeError> {
+        self.run(rows, n)
+    }
+}
+
+impl Reconstruct for Autoencoder {
+    fn reconstruct(&mut self, rows: &[f32], n: usize) -> Result<Vec<f32>, RuntimeError> {
+        let e = self.arch.edges.max(1);
+        Ok(rows
+            .chunks(e)
+            .take(n)
+            .flat_map(|r| Autoencoder::reconstruct(self, r))
+            .collect())
+    }
+}
+
+/// One microservice's reconstruction error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceError {
+    /// Process role.
+    pub service: String,
+    /// Mean squared standardized residual of its edges.
+    pub error: f64,
+}
+
+/// One edge that the reconstruction missed most.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EdgeDeviation {
+    /// `src->dst`.
+    pub edge: String,
+    /// Bytes the autoencoder expected.
+    pub expected: f64,
+    /// Bytes observed.
+    pub observed: f64,
+}
+
+/// The verdict on one interval, as `score graph` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntervalScore {
+    /// Start, ns since the epoch.
+    pub start: u64,
+    /// End, ns.
+    pub end: u64,
+    /// Mean squared reconstruction residual, in units of each edge's normal residual spread.
+    pub score: f64,
+    /// Threshold.
+    pub threshold: f64,
+    /// Verdict.
+    pub anomalous: bool,
+    /// Edges never seen in training.
+    pub unknown_edges: Vec<String>,
+    /// Microservices by reconstruction error, worst first.
+    pub services: Vec<ServiceError>,
+    /// Edges missed most, worst first.
+    pub top_edges: Vec<EdgeDeviation>,
+    /// Events aggregated.
+    pub events: u64,
+}
+
+const TOP: usize = 5;
+
+/// Turns events into scored intervals.
+pub struct GraphScorer {
+    model: GraphModel,
+    builder: GraphBuilder,
+    columns: HashMap<(NodeId, NodeId), usize>,
+    reconstructor: Box<dyn Reconstruct>,
+}
+
+impl GraphScorer {
+    /// A scorer for `model`, reconstructing with `reconstructor`.
+    pub fn new(model: GraphModel, reconstructor: Box<dyn Reconstruct>) -> Self {
+        let mut builder = GraphBuilder::new(model.interval_ns());
+        let columns = model
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(i, e)| ((builder.nodes.id(&e.src), builder.nodes.id(&e.dst)), i))
+            .collect();
+        Self {
+            model,
+            builder,
+            columns,
+            reconstructor,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &GraphModel {
+        &self.model
+    }
+
+    /// Input rows of graphs built by another builder, whose node names are `nodes`.
+    pub fn features_built_by(&self, graphs: &[IntervalGraph], nodes: &Nodes) -> Vec<Vec<f32>> {
+        graphs.iter().map(|g| self.features_in(g, Some(nodes)).0).collect()
+    }
+
+    /// Adds an event; returns the intervals it closed, scored.
+    pub fn push(&mut self, e: &ExchangeEvent) -> Result<Vec<IntervalScore>, RuntimeError> {
+        let mut closed = Vec::new();
+        self.builder.push(e, &mut |g| closed.push(g));
+        closed.iter().map(|g| self.score(g)).collect()
+    }
+
+    /// Closes and scores the open interval.
+    pub fn finish(&mut self) -> Result<Vec<IntervalScore>, RuntimeError> {
+        let mut closed = Vec::new();
+        self.builder.finish(&mut |g| closed.push(g));
+        closed.iter().map(|g| self.score(g)).collect()
+    }
+
+    /// Input row of a graph built by this scorer, and the names of its edges the model has never seen.
+    pub fn features(&self, g: &IntervalGraph) -> (Vec<f32>, Vec<String>) {
+        self.features_in(g, None)
+    }
+
+    /// As [`GraphScorer::features`], for a graph whose node ids are those of `nodes` (another builder's).
+    fn features_in(&self, g: &IntervalGraph, nodes: Option<&Nodes>) -> (Vec<f32>, Vec<String>) {
+        let mut row = vec![0.0f32; self.model.edges.len()];
+        let mut unknown = Vec::new();
+        for e in &g.edges {
+            let (key, name) = match nodes {
+                None => (Some((e.src, e.dst)), None),
+                Some(n) => {
+                    let (s, d) = (n.name(e.src), n.name(e.dst));
+                    let key = self.builder.nodes.get(s).zip(self.builder.nodes.get(d));
+                    (key, Some(format!("{s}->{d}")))
+                }
+            };
+            match key.and_then(|k| self.columns.get(&k)) {
+                Some(c) => {
+                    let max = self.model.edges[*c].max_log_bytes.max(1e-9);
+                    // Busier than ever in training shows as > 1 (up to 4): the sigmoid output cannot follow.
+                    row[*c] = ((e.bytes as f64).ln_1p() / max).min(4.0) as f32;
+                }
+                None => unknown.push(name.unwrap_or_else(|| self.builder.edge_name(e.src, e.dst))),
+            }
+        }
+        unknown.sort();
+        (row, unknown)
+    }
+
+    /// Scores one closed interval built by this scorer.
+    pub fn score(&mut self, g: &IntervalGraph) -> Result<IntervalScore, RuntimeError> {
+        self.score_in(g, None)
+    }
+
+    /// Scores an interval built by another builder, whose node names are `nodes`.
+    pub fn score_built_by(&mut self, g: &IntervalGraph, nodes: &Nodes) -> Result<IntervalScore, RuntimeError> {
+        self.score_in(g, Some(nodes))
+    }
+
+    fn score_in(&mut self, g: &IntervalGraph, nodes: Option<&Nodes>) -> Result<IntervalScore, RuntimeError> {
+        let (row, unknown_edges) = self.features_in(g, nodes);
+        let e = row.len();
+        let rec = if e == 0 {
+            Vec::new()
+        } else {
+            self.reconstructor.reconstruct(&row, 1)?
+        };
+        // Residuals in units of each edge's normal residual spread, squared.
+        let sq: Vec<f64> = row
+            .iter()
+            .zip(&rec)
+            .zip(&self.model.edges)
+            .map(|((x, y), edge)| (f64::from(x - y) / edge.residual_std).powi(2))
+            .collect();
+        let score = if e == 0 { 0.0 } else { sq.iter().sum::<f64>() / e as f64 };
+        let mut services: Vec<ServiceError> = self
+            .model
+            .groups
+            .iter()
+            .map(|grp| ServiceError {
+                service: grp.service.clone(),
+                error: grp.edges.iter().map(|i| sq[*i]).sum::<f64>() / grp.edges.len().max(1) as f64,
+            })
+            .collect();
+        services.sort_by(|a, b| b.error.total_cmp(&a.error));
+        let mut order: Vec<usize> = (0..e).collect();
+        order.sort_by(|a, b| sq[*b].total_cmp(&sq[*a]));
+        let bytes = |x: f32, i: usize| {
+            (f64::from(x) * self.model.edges[i].max_log_bytes)
+                .exp_m1()
+                .max(0.0)
+                .round()
+        };
+        let top_edges = order
+            .into_iter()
+            .take(TOP)
+            .filter(|i| sq[*i] > 0.0)
+            .map(|i| EdgeDeviation {
+                edge: self.model.edges[i].name(),
+                expected: bytes(rec[i], i),
+                observed: bytes(row[i], i),
+            })
+            .collect();
+        let threshold = self.model.threshold.value;
+        let alert_unknown = self.model.unknown_edge_policy == UnknownEdgePolicy::Alert && !unknown_edges.is_empty();
+        Ok(IntervalScore {
+            start: g.start_ns,
+            end: g.end_ns,
+            score,
+            threshold,
+            anomalous: score > threshold || alert_unknown,
+            unknown_edges,
+            services,
+            top_edges,
+            events: g.events,
+        })
+    }
+
+    /// Scores every interval of `events`.
+    pub fn score_all(&mut self, events: &[ExchangeEvent]) -> Result<Vec<IntervalScore>, RuntimeError> {
+        let mut out = Vec::new();
+        for e in events {
+            out.extend(self.push(e)?);
+        }
+        out.extend(self.finish()?);
+        Ok(out)
+    }
+}
