@@ -195,7 +195,8 @@ impl Emitter<'_> {
         );
     }
 
-    /// `a` sends to an endpoint outside the application (no receiving event).
+    /// `a` exchanges with an endpoint outside the application (no event on the other side).
+    #[allow(clippy::too_many_arguments)]
     fn outside(
         &mut self,
         proto: &str,
