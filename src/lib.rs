@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cmd;
 pub mod detectors;
 pub mod pipeline;
+pub mod progress;
 pub mod sink;
 pub mod traces;
 pub mod workload;

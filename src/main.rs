@@ -60,12 +60,16 @@ enum Command {
 enum TrainCommand {
     /// The frequency detector (ICISSP'21): sequence frequencies of normal traces.
     Frequency(cmd::frequency::TrainArgs),
+    /// The graph detector (DistAppGuard, ACSAC'21): an autoencoder of normal data-exchange graphs, as ONNX.
+    Graph(cmd::graph::TrainArgs),
 }
 
 #[derive(Subcommand)]
 enum ScoreCommand {
     /// Prints one JSON line (or table row) per window of consecutive traces.
     Frequency(cmd::frequency::ScoreArgs),
+    /// Prints one JSON line per interval of exchange events (inference with ONNX Runtime).
+    Graph(cmd::graph::ScoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +82,8 @@ enum EvalCommand {
 enum GenerateCommand {
     /// Traces shaped like the paper's DeathStarBench social network (composePost, userLogin).
     Socialnet(cmd::generate::SocialNetArgs),
+    /// Exchange events of a distributed LTE-like core, normal or under one of DistAppGuard's attacks.
+    Lte(cmd::generate::LteArgs),
 }
 
 fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
@@ -103,11 +109,36 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,
+        // A closed stdout (`spanguard score … | head`) ends the command quietly, as for any Unix tool.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("spanguard: {e:#}");
+            eprintln!("spanguard: {}", render(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: many errors already quote their cause in their own
+/// message, and printing the chain would repeat it.
+fn render(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -138,6 +169,20 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::frequency::eval_cmd(&args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train(TrainCommand::Graph(args)) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::graph::train_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Score(ScoreCommand::Graph(args)) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::graph::score_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(GenerateCommand::Lte(args)) => {
+            cmd::generate::lte_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate(GenerateCommand::Socialnet(args)) => {
             cmd::generate::socialnet_cmd(&args)?;
             Ok(ExitCode::SUCCESS)
@@ -159,8 +204,9 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let detectors = spanguard::detectors::build(&config.processor.name, &config.processor.config)?;
-    let running = spanguard::pipeline::start(&config, detectors).await?;
+    let registry = spanguard_telemetry::Registry::new();
+    let built = spanguard::detectors::build(&config.processor.name, &config.processor.config, &registry)?;
+    let running = spanguard::pipeline::start(&config, built.detectors, registry).await?;
     tracing::info!(
         grpc = ?running.grpc_addrs,
         http = ?running.http_addrs,
@@ -170,6 +216,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     wait_for_signal().await?;
     tracing::info!("signal received: draining");
     let report = running.shutdown(config.service.shutdown_timeout).await;
+    built.background.stop();
     if report.clean {
         tracing::info!(dropped_spans = report.dropped_spans, "stopped");
         Ok(ExitCode::SUCCESS)

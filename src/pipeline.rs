@@ -46,9 +46,8 @@ pub struct ShutdownReport {
     pub dropped_spans: u64,
 }
 
-/// Starts the pipeline described by `config` with `detectors`.
-pub async fn start(config: &Config, detectors: Vec<Box<dyn Detector>>) -> anyhow::Result<Running> {
-    let registry = Registry::new();
+/// Starts the pipeline described by `config` with `detectors`, counting into `registry`.
+pub async fn start(config: &Config, detectors: Vec<Box<dyn Detector>>, registry: Registry) -> anyhow::Result<Running> {
     let anomaly = &config.processor.config;
     let (in_tx, in_rx) = mpsc::channel(anomaly.queue_size);
     // The processor hands whole windows to the exporters; a few in flight is enough to keep them busy.

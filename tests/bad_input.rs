@@ -16,7 +16,7 @@ async fn start(extra_receiver: &str) -> (Sink, spanguard::pipeline::Running) {
         "      http: { endpoint: \"127.0.0.1:0\" }\n",
         &format!("      http: {{ endpoint: \"127.0.0.1:0\" }}\n{extra_receiver}"),
     );
-    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new())
+    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     (sink, running)

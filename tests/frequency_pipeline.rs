@@ -62,8 +62,11 @@ async fn spans_carry_the_frequency_verdict() {
             ),
         );
     let config = common::parse(&text);
-    let detectors = spanguard::detectors::build("anomaly", &config.processor.config).unwrap();
-    let running = spanguard::pipeline::start(&config, detectors).await.unwrap();
+    let registry = spanguard_telemetry::Registry::new();
+    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
+    let running = spanguard::pipeline::start(&config, built.detectors, registry)
+        .await
+        .unwrap();
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;
     let total_spans: usize = stream_traces.iter().map(|t| t.spans.len()).sum();
     for req in stream {

@@ -11,19 +11,9 @@ use std::time::Duration;
 
 use spanguard::sink::Sink;
 
-fn python() -> String {
-    let p = std::env::var("SPANGUARD_PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
-    assert!(
-        std::path::Path::new(&p).exists(),
-        "{p} not found: run scripts/setup (the README's test command does) to install the OpenTelemetry Python SDK"
-    );
-    p
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_through_the_passthrough_example() {
-    let python = python();
+    let python = common::python();
     // The example forwards to 127.0.0.1:14317 and listens on the standard OTLP ports.
     let sink = Sink::start("127.0.0.1:14317", true)
         .await

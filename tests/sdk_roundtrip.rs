@@ -13,7 +13,9 @@ use spanguard::sink::Sink;
 async fn roundtrip(protocol: Protocol) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     let cfg = common::config(&sink.url());
-    let running = spanguard::pipeline::start(&cfg, Vec::new()).await.unwrap();
+    let running = spanguard::pipeline::start(&cfg, Vec::new(), spanguard_telemetry::Registry::new())
+        .await
+        .unwrap();
     let endpoint = match protocol {
         Protocol::Grpc => format!("http://{}", running.grpc_addrs[0]),
         _ => format!("http://{}/v1/traces", running.http_addrs[0]),

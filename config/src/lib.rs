@@ -26,7 +26,7 @@ pub use exporter::{
     OtlpExporterConfig, OtlpHttpExporterConfig, QueueConfig, RetryConfig,
 };
 pub use load::{Config, Named};
-pub use processor::{AnomalyConfig, FrequencyConfig, WindowConfig};
+pub use processor::{AnomalyConfig, EventSource, EventsConfig, FrequencyConfig, GraphConfig, WindowConfig};
 pub use receiver::{GrpcProtocol, HttpProtocol, OtlpReceiverConfig, Protocols};
 pub use service::{LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, Pipelines, ServiceConfig, TelemetryConfig};
 pub use units::ByteSize;

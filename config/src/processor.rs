@@ -28,6 +28,45 @@ pub struct AnomalyConfig {
     /// The frequency detector; absent = not run.
     #[serde(default)]
     pub frequency: Option<FrequencyConfig>,
+    /// The graph detector; absent = not run.
+    #[serde(default)]
+    pub graph: Option<GraphConfig>,
+}
+
+/// `processors.anomaly.graph`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConfig {
+    /// A model directory written by `spanguard train graph` (graph.json + autoencoder.onnx).
+    pub model: PathBuf,
+    /// Where exchange events come from.
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// `processors.anomaly.graph.events`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// `file` (JSON lines, followed as they are appended), `ebpf` (the in-process probe) or `none`.
+    #[serde(default)]
+    pub source: EventSource,
+    /// The events file, for `source: file`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// `processors.anomaly.graph.events.source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    /// Follow a JSON-lines file.
+    File,
+    /// The eBPF probe, in process.
+    Ebpf,
+    /// No events: the detector reports nothing.
+    #[default]
+    None,
 }
 
 /// `processors.anomaly.frequency`.
@@ -68,6 +107,7 @@ impl Default for AnomalyConfig {
             queue_size: default_queue_size(),
             window: WindowConfig::default(),
             frequency: None,
+            graph: None,
         }
     }
 }
@@ -116,6 +156,24 @@ impl AnomalyConfig {
                         f.model.display(),
                         f.model.display()
                     ),
+                ));
+            }
+        }
+        if let Some(g) = &self.graph {
+            if !g.model.join("graph.json").is_file() {
+                return Err(ConfigError::key(
+                    format!("{path}.graph.model"),
+                    format!(
+                        "{} holds no graph.json; train one with `spanguard train graph --out {}`",
+                        g.model.display(),
+                        g.model.display()
+                    ),
+                ));
+            }
+            if g.events.source == EventSource::File && g.events.path.is_none() {
+                return Err(ConfigError::key(
+                    format!("{path}.graph.events.path"),
+                    "is required with source: file, e.g. path: events.jsonl",
                 ));
             }
         }

@@ -89,6 +89,66 @@ pub fn write_events(path: &Path, events: &[ExchangeEvent]) -> Result<(), EventFi
     w.flush().map_err(io)
 }
 
+/// Follows `path` like `tail -f`: sends every event already in it, then each appended line, until `stop` is
+/// set. Runs on its own thread; a full `tx` makes it wait (the file is the buffer). Malformed lines are counted
+/// in the returned counter and skipped (a live file must not stop the pipeline).
+pub fn follow(
+    path: std::path::PathBuf,
+    tx: std::sync::mpsc::SyncSender<ExchangeEvent>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (
+    std::thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::atomic::Ordering;
+    let bad = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bad_lines = bad.clone();
+    let handle = std::thread::Builder::new()
+        .name("events-file".into())
+        .spawn(move || {
+            let mut reader: Option<BufReader<std::fs::File>> = None;
+            let mut partial = String::new();
+            while !stop.load(Ordering::Relaxed) {
+                if reader.is_none() {
+                    match std::fs::File::open(&path) {
+                        Ok(f) => reader = Some(BufReader::new(f)),
+                        Err(_) => {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                            continue;
+                        }
+                    }
+                }
+                let Some(r) = reader.as_mut() else { continue };
+                let mut line = String::new();
+                match r.read_line(&mut line) {
+                    Ok(0) => std::thread::sleep(std::time::Duration::from_millis(100)),
+                    Ok(_) if !line.ends_with('\n') => partial.push_str(&line),
+                    Ok(_) => {
+                        partial.push_str(&line);
+                        match parse_line(&partial) {
+                            Ok(Some(e)) => {
+                                if tx.send(e).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(_) => {
+                                bad_lines.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        partial.clear();
+                    }
+                    Err(_) => {
+                        reader = None;
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+        .expect("spawning a thread only fails when the process is out of resources");
+    (handle, bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

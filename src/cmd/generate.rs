@@ -101,3 +101,89 @@ pub fn socialnet_cmd(args: &SocialNetArgs) -> anyhow::Result<usize> {
     println!("{} traces → {}", requests.len(), args.out.display());
     Ok(requests.len())
 }
+
+/// `spanguard generate lte`.
+#[derive(clap::Args, Debug)]
+pub struct LteArgs {
+    /// Output file (`.gz` to compress).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// What happens: normal, migration, scale-out, load-swing, genuine-restart (normal variations), or an attack:
+    /// sgw-hijack, false-ddn, fake-pgw-restart. Repeat to concatenate stretches in order.
+    #[arg(long, value_enum, default_values = ["normal"], num_args = 1..)]
+    pub scenario: Vec<LteScenario>,
+    /// Intervals per scenario stretch.
+    #[arg(long, default_value_t = 60)]
+    pub intervals: usize,
+    /// Interval length.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+    /// Start, seconds since the epoch (default: 2023-11-14T22:13:20Z).
+    #[arg(long, default_value_t = 1_700_000_000)]
+    pub start: u64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `--scenario`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LteScenario {
+    /// Steady normal operation.
+    Normal,
+    /// Every service moves to other hosts.
+    Migration,
+    /// eNB and SPGW-U scale out.
+    ScaleOut,
+    /// Load swings.
+    LoadSwing,
+    /// Genuine SPGW restarts.
+    GenuineRestart,
+    /// Attack: user-plane hijack.
+    SgwHijack,
+    /// Attack: false downlink data notifications.
+    FalseDdn,
+    /// Attack: fake PGW-restart notification.
+    FakePgwRestart,
+}
+
+impl From<LteScenario> for crate::workload::lte::Scenario {
+    fn from(s: LteScenario) -> Self {
+        use crate::workload::lte::Scenario as S;
+        match s {
+            LteScenario::Normal => S::Normal,
+            LteScenario::Migration => S::Migration,
+            LteScenario::ScaleOut => S::ScaleOut,
+            LteScenario::LoadSwing => S::LoadSwing,
+            LteScenario::GenuineRestart => S::GenuineRestart,
+            LteScenario::SgwHijack => S::SgwHijack,
+            LteScenario::FalseDdn => S::FalseDdn,
+            LteScenario::FakePgwRestart => S::FakePgwRestart,
+        }
+    }
+}
+
+/// Generates exchange events of the LTE-like core.
+pub fn lte_cmd(args: &LteArgs) -> anyhow::Result<usize> {
+    let interval_ns = u64::try_from(args.interval.as_nanos()).unwrap_or(u64::MAX).max(1);
+    let mut events = Vec::new();
+    let mut t0 = args.start.saturating_mul(1_000_000_000);
+    for (i, s) in args.scenario.iter().enumerate() {
+        events.extend(crate::workload::lte::events(
+            (*s).into(),
+            t0,
+            args.intervals,
+            interval_ns,
+            args.seed + i as u64,
+        ));
+        t0 += args.intervals as u64 * interval_ns;
+    }
+    spanguard_ebpf_probe::file::write_events(&args.out, &events)?;
+    println!(
+        "{} events in {} intervals → {}",
+        events.len(),
+        args.intervals * args.scenario.len(),
+        args.out.display()
+    );
+    Ok(events.len())
+}

@@ -2,3 +2,4 @@
 
 pub mod frequency;
 pub mod generate;
+pub mod graph;

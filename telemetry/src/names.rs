@@ -24,6 +24,13 @@ pub const PROCESSOR_ANOMALIES: &str = "spanguard_processor_anomalies_total";
 /// Spans handed to the exporters.
 pub const PROCESSOR_FORWARDED_SPANS: &str = "spanguard_processor_forwarded_spans_total";
 
+/// Exchange events fed to the graph detector.
+pub const GRAPH_EVENTS: &str = "spanguard_graph_events_total";
+/// Intervals scored by the graph detector (label `anomalous`).
+pub const GRAPH_INTERVALS: &str = "spanguard_graph_intervals_total";
+/// Malformed lines skipped by the `file` event source.
+pub const GRAPH_BAD_EVENT_LINES: &str = "spanguard_graph_bad_event_lines_total";
+
 /// Spans delivered by an exporter (label `exporter`).
 pub const EXPORTER_SENT_SPANS: &str = "spanguard_exporter_sent_spans_total";
 /// Spans an exporter gave up on (labels `exporter`, `reason`: retries_exhausted, permanent_error, shutdown,

@@ -147,6 +147,17 @@ fn kv(key: &str, value: Value) -> KeyValue {
 
 /// A hand-built request: `traces` traces of `spans_per_trace` spans, trace ids starting at `first`.
 pub fn request(first: u32, traces: u32, spans_per_trace: u32, service: &str) -> ExportTraceServiceRequest {
+    request_at(first, traces, spans_per_trace, service, 1_700_000_000_000_000_000)
+}
+
+/// As [`request`], with spans starting at `t_ns`.
+pub fn request_at(
+    first: u32,
+    traces: u32,
+    spans_per_trace: u32,
+    service: &str,
+    t_ns: u64,
+) -> ExportTraceServiceRequest {
     let mut spans = Vec::new();
     for t in first..first + traces {
         let mut trace_id = [0u8; 16];
@@ -167,8 +178,8 @@ pub fn request(first: u32, traces: u32, spans_per_trace: u32, service: &str) -> 
                 parent_span_id: parent,
                 name: format!("op-{s}"),
                 kind: 2,
-                start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(s) * 1000,
-                end_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(s) * 1000 + 500,
+                start_time_unix_nano: t_ns + u64::from(s) * 1000,
+                end_time_unix_nano: t_ns + u64::from(s) * 1000 + 500,
                 attributes: vec![kv("test.trace", Value::IntValue(i64::from(t)))],
                 ..Default::default()
             });
@@ -261,4 +272,15 @@ pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bo
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The Python with the OpenTelemetry SDK, onnx and onnxruntime that `scripts/setup` installs into `.venv`.
+pub fn python() -> String {
+    let p = std::env::var("SPANGUARD_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    assert!(
+        std::path::Path::new(&p).exists(),
+        "{p} not found: run scripts/setup (the README's test command does) to install the Python packages"
+    );
+    p
 }

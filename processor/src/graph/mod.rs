@@ -4,6 +4,8 @@
 //! reconstruct is anomalous.
 
 pub mod autoencoder;
+pub mod detector;
+pub mod feed;
 pub mod interval;
 pub mod model;
 pub mod onnx;

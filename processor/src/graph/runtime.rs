@@ -48,16 +48,19 @@ fn venv_libraries(root: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
-/// Where the shared library is: `ORT_DYLIB_PATH`, else a `.venv` in the working directory or above the
+/// Where the shared library is: `ORT_DYLIB_PATH` when set, else a `.venv` in the working directory or above the
 /// executable (as `scripts/setup` makes it).
 pub fn library_path() -> Result<PathBuf, RuntimeError> {
     let mut tried = Vec::new();
     if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
+        // An explicit setting is the user's intent: a wrong one is an error, not a hint to look elsewhere.
         let p = PathBuf::from(p);
         if p.is_file() {
             return Ok(p);
         }
-        tried.push(format!("ORT_DYLIB_PATH={}", p.display()));
+        return Err(RuntimeError::NotFound {
+            tried: format!("ORT_DYLIB_PATH={} is not a file", p.display()),
+        });
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {

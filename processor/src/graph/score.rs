@@ -36,6 +36,17 @@ impl Reconstruct for Autoencoder {
     }
 }
 
+/// Why a model directory could not be loaded for scoring.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// graph.json.
+    #[error(transparent)]
+    Model(#[from] super::model::GraphModelError),
+    /// The ONNX file or the runtime.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
 /// One microservice's reconstruction error.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceError {
@@ -105,6 +116,14 @@ impl GraphScorer {
             columns,
             reconstructor,
         }
+    }
+
+    /// Loads `dir` (graph.json + its ONNX file) and opens an ONNX Runtime session for it.
+    pub fn from_dir(dir: &std::path::Path) -> Result<Self, LoadError> {
+        let model = GraphModel::load(dir)?;
+        let onnx = model.onnx_path(dir);
+        let reconstructor = Reconstructor::load(&onnx, model.edges.len())?;
+        Ok(Self::new(model, Box::new(reconstructor)))
     }
 
     /// The model.

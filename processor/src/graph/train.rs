@@ -213,3 +213,21 @@ pub fn train_graph(
     };
     Ok(Trained { model, autoencoder: ae })
 }
+
+/// Writes `dir/graph.json` and `dir/autoencoder.onnx`.
+pub fn save(trained: &Trained, dir: &std::path::Path) -> Result<(), super::model::GraphModelError> {
+    trained.model.save(dir)?;
+    let path = trained.model.onnx_path(dir);
+    let doc = format!(
+        "spanguard microservice-aware autoencoder: {} edges in {} groups, interval {} ms",
+        trained.model.edges.len(),
+        trained.model.groups.len(),
+        trained.model.interval_ms
+    );
+    std::fs::write(&path, super::onnx::export(&trained.autoencoder, &doc)).map_err(|source| {
+        super::model::GraphModelError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    })
+}
