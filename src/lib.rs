@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod detectors;
 pub mod pipeline;
 pub mod progress;
+pub mod signals;
 pub mod sink;
 pub mod traces;
 pub mod workload;

@@ -54,6 +54,8 @@ enum Command {
     /// Write a synthetic workload as OTLP/JSON lines.
     #[command(subcommand)]
     Generate(GenerateCommand),
+    /// Record live data-exchange events from the kernel (eBPF; root or CAP_BPF+CAP_PERFMON).
+    Probe(cmd::probe::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -185,6 +187,11 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Generate(GenerateCommand::Socialnet(args)) => {
             cmd::generate::socialnet_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Probe(args) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::probe::probe_cmd(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {

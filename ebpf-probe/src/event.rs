@@ -119,6 +119,9 @@ pub struct ExchangeEvent {
     pub count: u64,
     /// With what.
     pub target: Target,
+    /// Which source recorded it (`ebpf`, `procfs`): procfs events are coarser (process-level, per poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[cfg(test)]

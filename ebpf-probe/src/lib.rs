@@ -2,7 +2,11 @@
 //! ACSAC 2021, §3): their type ([`ExchangeEvent`], the contract between a probe and the graph detector), their
 //! JSON-lines form for recording and replay, and the probes that produce them.
 
+pub mod abi;
 pub mod event;
 pub mod file;
+pub mod probe;
+pub mod resolve;
 
 pub use event::{ExchangeEvent, Op, Target};
+pub use probe::{preflight, Probe, ProbeConfig, ProbeError, ProbeStats, Scope, ServiceRule};

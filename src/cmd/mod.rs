@@ -3,3 +3,4 @@
 pub mod frequency;
 pub mod generate;
 pub mod graph;
+pub mod probe;

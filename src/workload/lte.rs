@@ -151,6 +151,7 @@ impl Emitter<'_> {
             bytes,
             count,
             target,
+            source: None,
         });
     }
 

@@ -391,6 +391,7 @@ mod tests {
             bytes,
             count: 1,
             target,
+            source: None,
         }
     }
 
