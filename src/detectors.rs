@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use spanguard_config::{AnomalyConfig, EventSource};
+use spanguard_ebpf_probe::{Probe, ProbeConfig, ServiceRule};
 use spanguard_processor::frequency::{FrequencyDetector, FrequencyModel};
 use spanguard_processor::graph::detector::GraphDetector;
 use spanguard_processor::graph::feed::{self, IntervalLog};
@@ -13,20 +14,48 @@ use spanguard_processor::graph::score::GraphScorer;
 use spanguard_processor::Detector;
 use spanguard_telemetry::{names, Registry};
 
+/// Reads a counter some component keeps.
+type Reading = Box<dyn Fn() -> u64 + Send>;
+
 /// Threads started for the detectors; stopped after the pipeline drained.
 #[derive(Default)]
 pub struct Background {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    probe: Option<Probe>,
 }
 
 impl Background {
     /// Stops the event sources (the scoring threads end when their source does).
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(p) = self.probe {
+            p.stop();
+        }
         for t in self.threads {
             let _ = t.join();
         }
+    }
+
+    /// Copies counters that another component keeps into the registry, every half second, until stopped.
+    fn mirror(&mut self, pairs: Vec<(Reading, spanguard_telemetry::Counter)>) {
+        let stop = self.stop.clone();
+        self.threads.push(std::thread::spawn(move || {
+            let mut seen = vec![0u64; pairs.len()];
+            loop {
+                for ((src, dst), last) in pairs.iter().zip(seen.iter_mut()) {
+                    let now = src();
+                    if now > *last {
+                        dst.add(now - *last);
+                        *last = now;
+                    }
+                }
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }));
     }
 }
 
@@ -38,6 +67,21 @@ pub struct Built {
     pub background: Background,
     /// The graph detector's scored intervals, when it runs.
     pub intervals: Option<Arc<IntervalLog>>,
+}
+
+fn probe_config(e: &spanguard_config::EventsConfig) -> ProbeConfig {
+    ProbeConfig {
+        interval: e.interval,
+        scope: crate::cmd::probe::scope(&e.cgroups, &e.pids),
+        services: e
+            .services
+            .iter()
+            .map(|(pattern, service)| ServiceRule {
+                pattern: pattern.clone(),
+                service: service.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// The detectors of `processors.<name>`, in chain order.
@@ -89,22 +133,75 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
                     "Malformed lines skipped by the file event source.",
                     &[],
                 );
-                let stop = background.stop.clone();
-                background.threads.push(std::thread::spawn(move || {
-                    let mut seen = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let now = bad.load(Ordering::Relaxed);
-                        if now > seen {
-                            bad_lines.add(now - seen);
-                            tracing::warn!(lines = now - seen, "malformed exchange-event lines skipped");
-                            seen = now;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(500));
-                    }
-                }));
+                background.mirror(vec![(Box::new(move || bad.load(Ordering::Relaxed)), bad_lines)]);
             }
             EventSource::Ebpf => {
-                anyhow::bail!("processors.{name}.graph.events.source: ebpf is not available in this build; use source: file with `spanguard probe --out FILE` recording into it");
+                let available = registry.gauge(
+                    names::PROBE_AVAILABLE,
+                    "1 when the live event source runs.",
+                    &[("source", "ebpf")],
+                );
+                match Probe::start(probe_config(&g.events), tx) {
+                    Ok(probe) => {
+                        available.set(1);
+                        let dropped = |reason| {
+                            registry.counter(
+                                names::PROBE_DROPPED,
+                                "What the eBPF probe could not record.",
+                                &[("reason", reason)],
+                            )
+                        };
+                        let read =
+                            |f: fn(&spanguard_ebpf_probe::ProbeStats) -> &std::sync::atomic::AtomicU64| -> Reading {
+                                let s = probe.stats.clone();
+                                Box::new(move || f(&s).load(Ordering::Relaxed))
+                            };
+                        background.mirror(vec![
+                            (
+                                read(|s| &s.events),
+                                registry.counter(
+                                    names::PROBE_EVENTS,
+                                    "Events from the live source.",
+                                    &[("source", "ebpf")],
+                                ),
+                            ),
+                            (read(|s| &s.ringbuf_drops), dropped("ringbuf_full")),
+                            (read(|s| &s.agg_full), dropped("aggregation_map_full")),
+                            (read(|s| &s.unresolved), dropped("unresolved_fd")),
+                        ]);
+                        background.probe = Some(probe);
+                    }
+                    Err(e) => {
+                        // The pipeline keeps running with the other detectors; say so once, and in a metric.
+                        available.set(0);
+                        tracing::error!(error = %e, "graph detector disabled: its eBPF event source cannot run (spanguard_probe_available=0); the pipeline continues without it");
+                        return Ok(Built {
+                            detectors: chain,
+                            background,
+                            intervals: None,
+                        });
+                    }
+                }
+            }
+            EventSource::Procfs => {
+                registry
+                    .gauge(
+                        names::PROBE_AVAILABLE,
+                        "1 when the live event source runs.",
+                        &[("source", "procfs")],
+                    )
+                    .set(1);
+                tracing::warn!(
+                    "graph detector fed by the procfs fallback: process-level, per-poll events (coarser than eBPF)"
+                );
+                let c = probe_config(&g.events);
+                background.threads.push(spanguard_ebpf_probe::procfs::spawn(
+                    c.interval,
+                    c.scope,
+                    c.services,
+                    tx,
+                    background.stop.clone(),
+                ));
             }
             EventSource::None => drop(tx),
         }

@@ -240,3 +240,69 @@ fn the_cli_records_a_loopback_exchange() {
     std::io::Read::read_to_string(&mut probe.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("ring buffer 0"), "{err}");
 }
+
+#[test]
+fn the_procfs_fallback_sees_tcp_bytes_per_socket_unprivileged() {
+    // No eBPF involved: only /proc and sock_diag, which need no privileges. Scoped by cgroup when one can be
+    // made (root), else by the helper's pid (its forked child is then unseen).
+    let cgroup = TestCgroup::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut helper = Command::new(common::python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/exchange_pair.py"))
+        .arg(work.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scope = match &cgroup {
+        Some(c) => {
+            std::fs::write(c.0.join("cgroup.procs"), helper.id().to_string()).unwrap();
+            Scope::Cgroups(vec![c.0.clone()])
+        }
+        None => Scope::Pids(vec![helper.id()]),
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let source = spanguard_ebpf_probe::procfs::spawn(Duration::from_millis(200), scope, Vec::new(), tx, stop.clone());
+    std::thread::sleep(Duration::from_millis(450));
+    helper.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = helper.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    source.join().unwrap();
+    let events: Vec<ExchangeEvent> = rx.try_iter().collect();
+    let ours: Vec<&ExchangeEvent> = events.iter().collect();
+    assert!(
+        ours.iter()
+            .all(|e| e.source.as_deref() == Some("procfs") && e.tid == e.pid),
+        "labelled, process-level"
+    );
+    let parent = info["parent"].as_u64().unwrap() as u32;
+    let tcp_port = format!(":{}", info["tcp_port"]);
+    let from_tcp =
+        |t: &Target| matches!(t, Target::Socket { proto, local, .. } if proto == "tcp" && local.ends_with(&tcp_port));
+    assert_eq!(
+        sum(&ours, parent, Op::Recv, from_tcp).0,
+        100_000,
+        "received bytes are exact"
+    );
+    assert_eq!(
+        sum(&ours, parent, Op::Send, from_tcp).0,
+        50_000,
+        "the server side did not connect: no SYN byte"
+    );
+    if cgroup.is_some() {
+        let child = info["child"].as_u64().unwrap() as u32;
+        let to_tcp = |t: &Target| matches!(t, Target::Socket { proto, remote, .. } if proto == "tcp" && remote.ends_with(&tcp_port));
+        let sent = sum(&ours, child, Op::Send, to_tcp).0;
+        assert!(
+            (100_000..=100_001).contains(&sent),
+            "the connecting side may count its SYN: {sent}"
+        );
+    }
+    // The pipe and file writes show only as the parent's other-io aggregate.
+    let other = |t: &Target| matches!(t, Target::File { path } if path == "procfs:other-io");
+    assert!(sum(&ours, parent, Op::Write, other).0 >= 4096);
+}

@@ -45,15 +45,46 @@ pub struct GraphConfig {
 }
 
 /// `processors.anomaly.graph.events`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
-    /// `file` (JSON lines, followed as they are appended), `ebpf` (the in-process probe) or `none`.
+    /// `file` (JSON lines, followed as they are appended), `ebpf` (the in-process probe), `procfs` (the
+    /// unprivileged, coarser fallback) or `none`.
     #[serde(default)]
     pub source: EventSource,
     /// The events file, for `source: file`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// For `ebpf`/`procfs`: how often aggregates become events.
+    #[serde(default = "default_probe_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// For `ebpf`/`procfs`: watch only processes in these cgroup-v2 directories (containers).
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
+    /// For `ebpf`/`procfs`: watch only these processes.
+    #[serde(default)]
+    pub pids: Vec<u32>,
+    /// For `ebpf`/`procfs`: microservice names, `pattern: name`, the pattern matching a container id prefix, a
+    /// cgroup path fragment, or an executable path or file name.
+    #[serde(default)]
+    pub services: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            source: EventSource::None,
+            path: None,
+            interval: default_probe_interval(),
+            cgroups: Vec::new(),
+            pids: Vec::new(),
+            services: Default::default(),
+        }
+    }
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 /// `processors.anomaly.graph.events.source`.
@@ -64,6 +95,8 @@ pub enum EventSource {
     File,
     /// The eBPF probe, in process.
     Ebpf,
+    /// The unprivileged fallback: /proc/<pid>/io and sock_diag TCP counters.
+    Procfs,
     /// No events: the detector reports nothing.
     #[default]
     None,
@@ -168,6 +201,18 @@ impl AnomalyConfig {
                         g.model.display(),
                         g.model.display()
                     ),
+                ));
+            }
+            if g.events.interval.is_zero() {
+                return Err(ConfigError::key(
+                    format!("{path}.graph.events.interval"),
+                    "must be longer than 0s; the default is 1s",
+                ));
+            }
+            if !g.events.cgroups.is_empty() && !g.events.pids.is_empty() {
+                return Err(ConfigError::key(
+                    format!("{path}.graph.events.pids"),
+                    "give cgroups or pids, not both",
                 ));
             }
             if g.events.source == EventSource::File && g.events.path.is_none() {

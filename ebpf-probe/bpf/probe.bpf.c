@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 // spanguard's kernel probe: data exchanges of the monitored processes (DistAppGuard's data source).
 //
-// Raw tracepoints on sys_enter/sys_exit (no kprobes, no tracefs needed) see read, write, pread64, pwrite64,
-// readv, writev, sendto, recvfrom, sendmsg, recvmsg, sendfile, munmap and close. Bytes and calls are summed in
+// A raw tracepoint on sys_exit (no kprobes, no tracefs needed) sees read, write, pread64, pwrite64, readv, writev,
+// sendto, recvfrom, sendmsg, recvmsg, sendfile, munmap and close as they complete. Bytes and calls are summed in
 // the kernel per (process, thread, fd, op, peer) in one of two hash maps; user space flips `config.active` and
 // drains the other one every interval, so the cost does not grow with the syscall rate and no update is lost to
 // a race. Rare events (exec, exit, the first use of an fd, close) go through a ring buffer so that user space
 // can resolve an fd while its process is alive. Every failure to record (ring buffer full, map full) is counted.
 //
-// Syscall arguments come from the pt_regs the tracepoint passes, at x86-64 offsets: arguments in di, si, dx,
-// r10, r8 (no vmlinux.h or CO-RE needed; the user-space loader refuses other architectures).
+// Syscall arguments come from the pt_regs the tracepoint passes, at x86-64 offsets: the number in orig_ax, the
+// arguments in di, si, dx, r10, r8 (no vmlinux.h or CO-RE needed; the user-space loader refuses other
+// architectures).
 
 #include <linux/bpf.h>
 #include <linux/types.h>
@@ -37,6 +38,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define REG_DX 96
 #define REG_SI 104
 #define REG_DI 112
+#define REG_ORIG_AX 120
 
 #define OP_READ 1
 #define OP_WRITE 2
@@ -55,8 +57,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define CNT_RINGBUF_DROPS 0
 #define CNT_AGG_FULL 1
-#define CNT_INFLIGHT_FULL 2
-#define CNT_SYSCALLS 3
+// Counters 2 and 3 are unused (they were the in-flight map and a per-syscall count, both gone from the hot path).
 
 #define AF_INET 2
 
@@ -64,15 +65,6 @@ struct config {
 	__u32 self_tgid;
 	__u32 mode;
 	__u32 active;
-	__u32 pad;
-};
-
-struct inflight {
-	__u64 fd;
-	__u64 fd2;
-	__u64 len;
-	__u64 addr;
-	__u32 nr;
 	__u32 pad;
 };
 
@@ -132,22 +124,17 @@ struct {
 	__type(value, __u8);
 } cgroups SEC(".maps");
 
+// Per-CPU: each CPU adds to its own copy with plain additions (no locked instructions, no cache line bouncing
+// between CPUs); user space sums the copies when it drains.
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct agg_key);
 	__type(value, struct agg_val);
 } agg0 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct agg_key);
 	__type(value, struct agg_val);
@@ -168,7 +155,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -199,8 +186,12 @@ static __always_inline int in_scope(struct config *c, __u32 tgid)
 	return 1;
 }
 
-static __always_inline __u64 reg(void *regs, int off)
+// A saved user register. With a BTF tracepoint (`btf` = 1, a constant after inlining) the verifier knows regs
+// is a struct pt_regs and the load is direct; on a raw tracepoint it must go through a helper call.
+static __always_inline __u64 reg(void *regs, int off, const int btf)
 {
+	if (btf)
+		return *(__u64 *)((char *)regs + off);
 	__u64 v = 0;
 	bpf_probe_read_kernel(&v, sizeof(v), regs + off);
 	return v;
@@ -225,18 +216,18 @@ static __always_inline void add_to(void *map, struct agg_key *k, __u64 bytes)
 {
 	struct agg_val *v = bpf_map_lookup_elem(map, k);
 	if (v) {
-		__sync_fetch_and_add(&v->bytes, bytes);
-		__sync_fetch_and_add(&v->count, 1);
+		v->bytes += bytes;
+		v->count += 1;
 		return;
 	}
 	struct agg_val init = { .bytes = bytes, .count = 1 };
 	if (bpf_map_update_elem(map, k, &init, BPF_NOEXIST) == 0)
 		return;
-	// Another CPU inserted it first, or the map is full.
+	// Another CPU created the key first (this CPU's copy is zero), or the map is full.
 	v = bpf_map_lookup_elem(map, k);
 	if (v) {
-		__sync_fetch_and_add(&v->bytes, bytes);
-		__sync_fetch_and_add(&v->count, 1);
+		v->bytes += bytes;
+		v->count += 1;
 	} else {
 		count(CNT_AGG_FULL);
 	}
@@ -276,10 +267,12 @@ static __always_inline void account(struct config *c, __u64 pid_tgid, __s32 fd, 
 		add_to(&agg0, &k, bytes);
 }
 
-SEC("raw_tracepoint/sys_enter")
-int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+// Everything happens at syscall exit: on x86-64 the saved user registers in pt_regs still hold the arguments
+// (only ax is replaced by the return value; orig_ax keeps the syscall number). One hook and no in-flight map
+// halve the per-syscall cost of an entry/exit pair, and no program runs at all on syscall entry.
+static __always_inline int on_exit_common(void *regs, long ret, const int btf)
 {
-	long nr = (long)ctx->args[1];
+	long nr = (long)reg(regs, REG_ORIG_AX, btf);
 	switch (nr) {
 	case NR_READ: case NR_WRITE: case NR_PREAD64: case NR_PWRITE64: case NR_READV: case NR_WRITEV:
 	case NR_SENDTO: case NR_RECVFROM: case NR_SENDMSG: case NR_RECVMSG: case NR_SENDFILE: case NR_MUNMAP:
@@ -294,80 +287,72 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!in_scope(c, id >> 32))
 		return 0;
-	void *regs = (void *)ctx->args[0];
-	__u64 a0 = reg(regs, REG_DI);
+	__s32 fd = (__s32)reg(regs, REG_DI, btf);
 	if (nr == NR_CLOSE) {
-		struct fd_key fk = { .tgid = id >> 32, .fd = (__s32)a0 };
+		if (ret != 0)
+			return 0;
+		struct fd_key fk = { .tgid = id >> 32, .fd = fd };
 		__u64 *g = bpf_map_lookup_elem(&known, &fk);
 		if (g) {
 			__u64 gen = *g;
 			bpf_map_delete_elem(&known, &fk);
-			emit(REC_CLOSE, id, (__s32)a0, gen);
+			emit(REC_CLOSE, id, fd, gen);
 		}
 		return 0;
 	}
-	struct inflight v = { .fd = a0, .nr = (__u32)nr };
-	if (nr == NR_SENDFILE)
-		v.fd2 = reg(regs, REG_SI);
-	else if (nr == NR_MUNMAP)
-		v.len = reg(regs, REG_SI);
-	else if (nr == NR_SENDTO || nr == NR_RECVFROM)
-		v.addr = reg(regs, REG_R8); // struct sockaddr * (5th argument)
-	if (bpf_map_update_elem(&inflight, &id, &v, BPF_ANY) != 0)
-		count(CNT_INFLIGHT_FULL);
-	return 0;
-}
-
-SEC("raw_tracepoint/sys_exit")
-int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *p = bpf_map_lookup_elem(&inflight, &id);
-	if (!p)
-		return 0;
-	struct inflight v = *p;
-	bpf_map_delete_elem(&inflight, &id);
-	struct config *c = cfg();
-	if (!c)
-		return 0;
-	long ret = (long)ctx->args[1];
-	count(CNT_SYSCALLS);
-	if (v.nr == NR_MUNMAP) {
-		if (ret == 0 && v.len > 0)
-			account(c, id, -1, OP_MUNMAP, v.len, 0, 0);
+	if (nr == NR_MUNMAP) {
+		__u64 len = reg(regs, REG_SI, btf);
+		if (ret == 0 && len > 0)
+			account(c, id, -1, OP_MUNMAP, len, 0, 0);
 		return 0;
 	}
 	if (ret <= 0)
 		return 0;
 	__u32 peer_ip = 0;
 	__u16 peer_port = 0;
-	if (v.addr) {
-		// sendto's destination, or recvfrom's source (written by the kernel before returning).
+	if (nr == NR_SENDTO || nr == NR_RECVFROM) {
+		// sendto's destination, or recvfrom's source (written by the kernel before returning): 5th argument.
+		void *addr = (void *)reg(regs, REG_R8, btf);
 		struct sockaddr_in4 sa = {};
-		if (bpf_probe_read_user(&sa, sizeof(sa), (void *)v.addr) == 0 && sa.family == AF_INET) {
+		if (addr && bpf_probe_read_user(&sa, sizeof(sa), addr) == 0 && sa.family == AF_INET) {
 			peer_ip = sa.addr;
 			peer_port = sa.port;
 		}
 	}
-	switch (v.nr) {
+	switch (nr) {
 	case NR_READ: case NR_PREAD64: case NR_READV:
-		account(c, id, (__s32)v.fd, OP_READ, ret, 0, 0);
+		account(c, id, fd, OP_READ, ret, 0, 0);
 		break;
 	case NR_WRITE: case NR_PWRITE64: case NR_WRITEV:
-		account(c, id, (__s32)v.fd, OP_WRITE, ret, 0, 0);
+		account(c, id, fd, OP_WRITE, ret, 0, 0);
 		break;
 	case NR_SENDTO: case NR_SENDMSG:
-		account(c, id, (__s32)v.fd, OP_SEND, ret, peer_ip, peer_port);
+		account(c, id, fd, OP_SEND, ret, peer_ip, peer_port);
 		break;
 	case NR_RECVFROM: case NR_RECVMSG:
-		account(c, id, (__s32)v.fd, OP_RECV, ret, peer_ip, peer_port);
+		account(c, id, fd, OP_RECV, ret, peer_ip, peer_port);
 		break;
 	case NR_SENDFILE:
-		account(c, id, (__s32)v.fd2, OP_READ, ret, 0, 0);
-		account(c, id, (__s32)v.fd, OP_WRITE, ret, 0, 0);
+		account(c, id, (__s32)reg(regs, REG_SI, btf), OP_READ, ret, 0, 0); // in_fd
+		account(c, id, fd, OP_WRITE, ret, 0, 0);                      // out_fd
 		break;
 	}
 	return 0;
+}
+
+// Where the kernel has BTF: a BTF tracepoint, pt_regs read directly (the fixed cost every syscall of the machine
+// pays drops to a few loads and a switch).
+SEC("tp_btf/sys_exit")
+int on_sys_exit(__u64 *ctx)
+{
+	return on_exit_common((void *)ctx[0], (long)ctx[1], 1);
+}
+
+// Elsewhere: a raw tracepoint, registers read through bpf_probe_read_kernel.
+SEC("raw_tracepoint/sys_exit")
+int on_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exit_common((void *)ctx->args[0], (long)ctx->args[1], 0);
 }
 
 SEC("raw_tracepoint/sched_process_exec")

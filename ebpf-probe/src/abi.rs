@@ -94,10 +94,6 @@ pub mod counter {
     pub const RINGBUF_DROPS: u32 = 0;
     /// Exchanges not aggregated (map full).
     pub const AGG_FULL: u32 = 1;
-    /// Syscalls not tracked (in-flight map full).
-    pub const INFLIGHT_FULL: u32 = 2;
-    /// Syscalls of interest completed.
-    pub const SYSCALLS: u32 = 3;
 }
 
 // SAFETY: plain `#[repr(C)]` integers with explicit padding fields: every byte pattern is valid.

@@ -6,6 +6,7 @@ pub mod abi;
 pub mod event;
 pub mod file;
 pub mod probe;
+pub mod procfs;
 pub mod resolve;
 
 pub use event::{ExchangeEvent, Op, Target};

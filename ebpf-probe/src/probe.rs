@@ -13,7 +13,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::Ebpf;
 
@@ -84,14 +84,12 @@ pub struct ProbeConfig {
 pub struct ProbeStats {
     /// Events produced.
     pub events: AtomicU64,
-    /// Syscalls of interest seen by the kernel program.
+    /// Exchanges (syscalls) aggregated by the kernel program and drained.
     pub syscalls: AtomicU64,
     /// Ring-buffer records the kernel could not queue.
     pub ringbuf_drops: AtomicU64,
     /// Exchanges the kernel could not aggregate (map full).
     pub agg_full: AtomicU64,
-    /// Syscalls the kernel could not track (in-flight map full).
-    pub inflight_full: AtomicU64,
     /// Aggregates whose fd could not be resolved: closed (or its process gone) before user space could read
     /// what it was — typically files open for microseconds. Counted, never guessed.
     pub unresolved: AtomicU64,
@@ -151,7 +149,7 @@ pub struct Probe {
 
 struct Maps {
     config: Array<MapData, Config>,
-    agg: [BpfHashMap<MapData, AggKey, AggVal>; 2],
+    agg: [PerCpuHashMap<MapData, AggKey, AggVal>; 2],
     known: BpfHashMap<MapData, [u8; 8], u64>,
     records: RingBuf<MapData>,
     counters: PerCpuArray<MapData, u64>,
@@ -213,12 +211,34 @@ impl Probe {
                 0,
             )
             .map_err(load_err)?;
-        for (prog, tracepoint) in [
-            ("on_sys_enter", "sys_enter"),
-            ("on_sys_exit", "sys_exit"),
-            ("on_exec", "sched_process_exec"),
-            ("on_exit", "sched_process_exit"),
-        ] {
+        // The syscall hook: a BTF tracepoint where the kernel has BTF (direct register loads), else a raw one.
+        let btf = aya::Btf::from_sys_fs().ok();
+        let fast = match &btf {
+            Some(btf) => {
+                let p: &mut aya::programs::BtfTracePoint = ebpf
+                    .program_mut("on_sys_exit")
+                    .ok_or_else(|| ProbeError::Load("the object has no program on_sys_exit".into()))?
+                    .try_into()
+                    .map_err(load_err)?;
+                match p
+                    .load("sys_exit", btf)
+                    .map_err(load_err)
+                    .and_then(|_| p.attach().map_err(load_err))
+                {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "eBPF probe: BTF tracepoint unavailable, using a raw tracepoint");
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
+        let mut hooks = vec![("on_exec", "sched_process_exec"), ("on_exit", "sched_process_exit")];
+        if !fast {
+            hooks.push(("on_sys_exit_raw", "sys_exit"));
+        }
+        for (prog, tracepoint) in hooks {
             let p: &mut RawTracePoint = ebpf
                 .program_mut(prog)
                 .ok_or_else(|| ProbeError::Load(format!("the object has no program {prog}")))?
@@ -457,7 +477,12 @@ impl Worker {
         let keys: Vec<AggKey> = map.keys().filter_map(Result::ok).collect();
         let mut drained = Vec::with_capacity(keys.len());
         for k in keys {
-            if let Ok(v) = map.get(&k, 0) {
+            if let Ok(per_cpu) = map.get(&k, 0) {
+                let v = per_cpu.iter().fold(AggVal::default(), |a, v| AggVal {
+                    bytes: a.bytes + v.bytes,
+                    count: a.count + v.count,
+                });
+                self.stats.syscalls.fetch_add(v.count, Ordering::Relaxed);
                 drained.push((k, v));
             }
             let _ = map.remove(&k);
@@ -504,12 +529,6 @@ impl Worker {
         self.stats
             .agg_full
             .store(sum(abi::counter::AGG_FULL), Ordering::Relaxed);
-        self.stats
-            .inflight_full
-            .store(sum(abi::counter::INFLIGHT_FULL), Ordering::Relaxed);
-        self.stats
-            .syscalls
-            .store(sum(abi::counter::SYSCALLS), Ordering::Relaxed);
     }
 
     fn event(&mut self, k: AggKey, v: AggVal, ts: u64) -> Resolved {

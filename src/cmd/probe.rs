@@ -25,10 +25,23 @@ pub struct ProbeArgs {
     /// Watch only this process (repeatable).
     #[arg(long)]
     pub pid: Vec<u32>,
+    /// `ebpf` (exact, needs root or CAP_BPF+CAP_PERFMON) or `procfs` (unprivileged: /proc/<pid>/io and TCP
+    /// counters, process-level and coarser).
+    #[arg(long, value_enum, default_value = "ebpf")]
+    pub source: Source,
     /// Name a microservice: PATTERN=NAME, PATTERN matching a container id prefix, a cgroup path fragment, or an
     /// executable path or file name (repeatable).
     #[arg(long, value_parser = parse_rule)]
     pub service: Vec<ServiceRule>,
+}
+
+/// `--source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The eBPF probe.
+    Ebpf,
+    /// The procfs fallback.
+    Procfs,
 }
 
 fn parse_rule(s: &str) -> Result<ServiceRule, String> {
@@ -53,14 +66,28 @@ pub fn scope(cgroups: &[PathBuf], pids: &[u32]) -> Scope {
 /// Records until the duration passes (or SIGINT/SIGTERM), then prints what the probe counted.
 pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let probe = Probe::start(
-        ProbeConfig {
-            interval: args.interval,
-            scope: scope(&args.cgroup, &args.pid),
-            services: args.service.clone(),
-        },
-        tx,
-    )?;
+    let scope = scope(&args.cgroup, &args.pid);
+    let fallback_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (probe, fallback) = match args.source {
+        Source::Ebpf => {
+            let config = ProbeConfig {
+                interval: args.interval,
+                scope,
+                services: args.service.clone(),
+            };
+            (Some(Probe::start(config, tx)?), None)
+        }
+        Source::Procfs => {
+            let t = spanguard_ebpf_probe::procfs::spawn(
+                args.interval,
+                scope,
+                args.service.clone(),
+                tx,
+                fallback_stop.clone(),
+            );
+            (None, Some(t))
+        }
+    };
     let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
@@ -92,17 +119,25 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) && args.duration.is_none_or(|d| started.elapsed() < d) {
         write_all(&rx, &mut out, Duration::from_millis(200))?;
     }
+    fallback_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = fallback {
+        let _ = t.join();
+    }
+    let Some(probe) = probe else {
+        write_all(&rx, &mut out, Duration::from_millis(50))?;
+        eprintln!("probe (procfs): {written} events written");
+        return Ok(());
+    };
     let stats = probe.stats.clone();
     probe.stop();
     write_all(&rx, &mut out, Duration::from_millis(50))?;
     use std::sync::atomic::Ordering::Relaxed;
     eprintln!(
-        "probe: {} events written; {} syscalls seen; dropped: ring buffer {}, aggregation map full {}, in-flight map full {}; unresolved {}",
+        "probe: {} events written; {} syscalls seen; dropped: ring buffer {}, aggregation map full {}; unresolved {}",
         written,
         stats.syscalls.load(Relaxed),
         stats.ringbuf_drops.load(Relaxed),
         stats.agg_full.load(Relaxed),
-        stats.inflight_full.load(Relaxed),
         stats.unresolved.load(Relaxed)
     );
     Ok(())

@@ -31,6 +31,13 @@ pub const GRAPH_INTERVALS: &str = "spanguard_graph_intervals_total";
 /// Malformed lines skipped by the `file` event source.
 pub const GRAPH_BAD_EVENT_LINES: &str = "spanguard_graph_bad_event_lines_total";
 
+/// 1 when the graph detector's live event source (eBPF probe or procfs) runs, 0 when it could not start.
+pub const PROBE_AVAILABLE: &str = "spanguard_probe_available";
+/// Events the live event source produced (label `source`).
+pub const PROBE_EVENTS: &str = "spanguard_probe_events_total";
+/// What the eBPF probe could not record (label `reason`: ringbuf_full, aggregation_map_full, unresolved_fd).
+pub const PROBE_DROPPED: &str = "spanguard_probe_dropped_total";
+
 /// Spans delivered by an exporter (label `exporter`).
 pub const EXPORTER_SENT_SPANS: &str = "spanguard_exporter_sent_spans_total";
 /// Spans an exporter gave up on (labels `exporter`, `reason`: retries_exhausted, permanent_error, shutdown,
