@@ -41,7 +41,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 
 const ONLINE_BOUTIQUE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/datasets/onlineboutique.otlp.jsonl.gz"
+    "/datasets/onlineboutique.otlp.jsonl.gz"
 );
 
 #[test]
