@@ -39,10 +39,7 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-const ONLINE_BOUTIQUE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/datasets/onlineboutique.otlp.jsonl.gz"
-);
+const ONLINE_BOUTIQUE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/onlineboutique.otlp.jsonl.gz");
 
 #[test]
 fn socialnet_train_then_score_flags_the_attack_window() {
