@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cmd;
+pub mod demo;
 pub mod detectors;
 pub mod pipeline;
 pub mod progress;

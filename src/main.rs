@@ -30,6 +30,9 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Everything embedded, nothing external: the pipeline on loopback, live traffic with two attacks, a live
+    /// table of verdicts; exits 0 when both attacks are caught without a false alarm.
+    Demo(cmd::demo::DemoArgs),
     /// Run the pipeline: receive OTLP, score windows, forward enriched spans.
     Run {
         /// Collector-shaped YAML config.
@@ -54,6 +57,10 @@ enum Command {
     /// Write a synthetic workload as OTLP/JSON lines.
     #[command(subcommand)]
     Generate(GenerateCommand),
+    /// Send live social-network traffic over OTLP/gRPC, with a password-guessing burst now and then.
+    Loadgen(cmd::loadgen::LoadgenArgs),
+    /// Print what a model contains: vocabulary, threshold, training statistics.
+    Inspect(cmd::inspect::InspectArgs),
     /// Record live data-exchange events from the kernel (eBPF; root or CAP_BPF+CAP_PERFMON).
     Probe(cmd::probe::ProbeArgs),
 }
@@ -187,6 +194,24 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Generate(GenerateCommand::Socialnet(args)) => {
             cmd::generate::socialnet_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            init_logs("error", LogEncoding::Console, cli.log_format);
+            let summary = cmd::demo::demo_cmd(&args)?;
+            Ok(if summary.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Loadgen(args) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            cmd::loadgen::loadgen_cmd(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect(args) => {
+            cmd::inspect::inspect_cmd(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Probe(args) => {

@@ -187,6 +187,12 @@ fn records_tcp_udp_pipe_and_file_exchanges_with_exact_bytes() {
     let is_file = |t: &Target| matches!(t, Target::File { path: p } if p == path);
     assert_eq!(sum(&ours, child, Op::Write, is_file).0, 8192);
     assert_eq!(sum(&ours, parent, Op::Read, is_file).0, 8192);
+    // dup2 replaced an fd without a close: bytes before go to /dev/null, bytes after to the file.
+    let redirected = format!("{path}.redirected");
+    let to_null = |t: &Target| matches!(t, Target::File { path: p } if p == "/dev/null");
+    let to_redirected = |t: &Target| matches!(t, Target::File { path: p } if *p == redirected);
+    assert_eq!(sum(&ours, child, Op::Write, to_null).0, 111);
+    assert_eq!(sum(&ours, child, Op::Write, to_redirected).0, 3333);
 
     use std::sync::atomic::Ordering::Relaxed;
     assert_eq!(stats.ringbuf_drops.load(Relaxed), 0);

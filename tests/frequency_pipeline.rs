@@ -72,13 +72,21 @@ async fn spans_carry_the_frequency_verdict() {
     for req in stream {
         client.export(req).await.unwrap();
     }
-    assert_eq!(
-        sink.wait_for(total_spans as u64, Duration::from_secs(30)).await,
-        total_spans as u64
-    );
+    // Every span, plus one incident span per anomalous window.
+    let incidents_expected = expected.iter().filter(|(_, flagged)| *flagged).count();
+    let total = (total_spans + incidents_expected) as u64;
+    assert_eq!(sink.wait_for(total, Duration::from_secs(30)).await, total);
     running.shutdown(Duration::from_secs(5)).await;
 
-    let spans = common::spans(&sink.requests());
+    let (incidents, spans): (Vec<_>, Vec<_>) = common::spans(&sink.requests())
+        .into_iter()
+        .partition(|(service, s)| service == "spanguard" && s.name == "anomaly.window");
+    assert_eq!(incidents.len(), incidents_expected);
+    let attack_traces: HashSet<Vec<u8>> = stream_traces[500..].iter().map(|t| t.id.to_vec()).collect();
+    for (_, incident) in &incidents {
+        assert_eq!(incident.links.len(), 50, "the incident links every trace of its window");
+        assert!(incident.links.iter().all(|l| attack_traces.contains(&l.trace_id)));
+    }
     let trace_window: HashMap<[u8; 16], usize> =
         stream_traces.iter().enumerate().map(|(i, t)| (t.id, i / 50)).collect();
     let mut roots = 0;

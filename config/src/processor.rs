@@ -31,6 +31,10 @@ pub struct AnomalyConfig {
     /// The graph detector; absent = not run.
     #[serde(default)]
     pub graph: Option<GraphConfig>,
+    /// Emit one incident span (service `spanguard`, name `anomaly.window`) per anomalous window, linking to the
+    /// window's traces, so incidents are listed in Jaeger as traces of their own.
+    #[serde(default = "default_true")]
+    pub incidents: bool,
 }
 
 /// `processors.anomaly.graph`.
@@ -141,10 +145,14 @@ impl Default for AnomalyConfig {
             window: WindowConfig::default(),
             frequency: None,
             graph: None,
+            incidents: true,
         }
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_trace_wait() -> Duration {
     Duration::from_secs(2)
 }

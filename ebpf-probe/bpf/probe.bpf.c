@@ -21,6 +21,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_CLOSE 3
+#define NR_DUP2 33
+#define NR_DUP3 292
+#define NR_CLOSE_RANGE 436
 #define NR_MUNMAP 11
 #define NR_PREAD64 17
 #define NR_PWRITE64 18
@@ -54,6 +57,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define REC_EXIT 2
 #define REC_FD 3
 #define REC_CLOSE 4
+#define REC_CLOSE_RANGE 5 // fd = first, ts = last
+
+#define CLOSE_RANGE_CLOEXEC 4
 
 #define CNT_RINGBUF_DROPS 0
 #define CNT_AGG_FULL 1
@@ -276,7 +282,7 @@ static __always_inline int on_exit_common(void *regs, long ret, const int btf)
 	switch (nr) {
 	case NR_READ: case NR_WRITE: case NR_PREAD64: case NR_PWRITE64: case NR_READV: case NR_WRITEV:
 	case NR_SENDTO: case NR_RECVFROM: case NR_SENDMSG: case NR_RECVMSG: case NR_SENDFILE: case NR_MUNMAP:
-	case NR_CLOSE:
+	case NR_CLOSE: case NR_DUP2: case NR_DUP3: case NR_CLOSE_RANGE:
 		break;
 	default:
 		return 0;
@@ -288,8 +294,21 @@ static __always_inline int on_exit_common(void *regs, long ret, const int btf)
 	if (!in_scope(c, id >> 32))
 		return 0;
 	__s32 fd = (__s32)reg(regs, REG_DI, btf);
-	if (nr == NR_CLOSE) {
-		if (ret != 0)
+	if (nr == NR_CLOSE_RANGE) {
+		// Closes [first, last] without a close per fd; user space forgets the range's incarnations.
+		if (ret == 0 && !(reg(regs, REG_DX, btf) & CLOSE_RANGE_CLOEXEC))
+			emit(REC_CLOSE_RANGE, id, fd, (__u32)reg(regs, REG_SI, btf));
+		return 0;
+	}
+	if (nr == NR_DUP2 || nr == NR_DUP3) {
+		// dup2(old, new) silently closes `new` and makes it another file (shells redirect this way): its
+		// incarnation ends here, like a close, and its next use announces the new one.
+		if (ret < 0 || ret == fd)
+			return 0;
+		fd = (__s32)ret;
+	}
+	if (nr == NR_CLOSE || nr == NR_DUP2 || nr == NR_DUP3) {
+		if (nr == NR_CLOSE && ret != 0)
 			return 0;
 		struct fd_key fk = { .tgid = id >> 32, .fd = fd };
 		__u64 *g = bpf_map_lookup_elem(&known, &fk);

@@ -70,8 +70,10 @@ pub mod kind {
     pub const EXIT: u32 = 2;
     /// An fd was used for the first time.
     pub const FD: u32 = 3;
-    /// A used fd was closed.
+    /// A used fd was closed (or replaced by dup2/dup3).
     pub const CLOSE: u32 = 4;
+    /// close_range: fds from `fd` to `ts` (the last) were closed.
+    pub const CLOSE_RANGE: u32 = 5;
 }
 
 /// Operation codes.

@@ -396,6 +396,7 @@ impl Worker {
                 self.targets.insert((r.tgid, r.fd, r.ts), t);
             }
             abi::kind::CLOSE => self.closed.push((r.tgid, r.fd, r.ts)),
+            abi::kind::CLOSE_RANGE => self.forget_fd_range(r.tgid, r.fd, r.ts),
             abi::kind::EXEC => {
                 // A new program: new identity, and descriptors it inherited are announced afresh.
                 self.procs.remove(&r.tgid);
@@ -437,6 +438,27 @@ impl Worker {
         }
         self.threads.insert((tgid, tid), live.clone());
         live
+    }
+
+    /// close_range closed `[first, last]` of `tgid` with no close per fd: the kernel's incarnations of those fds
+    /// end, so that their next use is announced (and resolved) afresh.
+    fn forget_fd_range(&mut self, tgid: u32, first: i32, last: u64) {
+        let in_range = |fd: i32| fd >= first && (fd as u64) <= last;
+        let stale: Vec<([u8; 8], i32, u64)> = self
+            .maps
+            .known
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(k, gen)| {
+                let t = u32::from_ne_bytes([k[0], k[1], k[2], k[3]]);
+                let fd = i32::from_ne_bytes([k[4], k[5], k[6], k[7]]);
+                (t == tgid && in_range(fd)).then_some((k, fd, gen))
+            })
+            .collect();
+        for (k, fd, gen) in stale {
+            let _ = self.maps.known.remove(&k);
+            self.closed.push((tgid, fd, gen));
+        }
     }
 
     fn forget_fds(&mut self, tgid: u32) {

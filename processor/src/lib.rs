@@ -3,6 +3,7 @@
 //! ```text
 //! requests ─► record (span + shared resource/scope) ─► assembly (by trace id, trace_wait)
 //!          ─► window (N traces | timeout) ─► detectors ─► enrich (anomaly.* attributes) ─► regroup ─► exporter
+//!                                                     └─► incident (one span per anomalous window) ─┘
 //! ```
 //!
 //! Detectors are plain synchronous code behind [`Detector`]: a window in, a [`WindowScore`] out. They never see
@@ -14,6 +15,7 @@ pub mod detector;
 pub mod enrich;
 pub mod frequency;
 pub mod graph;
+pub mod incident;
 mod late;
 mod metrics;
 pub mod offline;

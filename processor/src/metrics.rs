@@ -11,6 +11,7 @@ pub(crate) struct ProcessorMetrics {
     pub windows_full: Counter,
     pub windows_partial: Counter,
     pub forwarded_spans: Counter,
+    pub incidents: Counter,
     registry: Registry,
 }
 
@@ -41,6 +42,11 @@ impl ProcessorMetrics {
             windows_full: windows("false"),
             windows_partial: windows("true"),
             forwarded_spans: registry.counter(names::PROCESSOR_FORWARDED_SPANS, "Spans handed to the exporters.", &[]),
+            incidents: registry.counter(
+                names::PROCESSOR_INCIDENTS,
+                "Incident spans emitted, one per anomalous window.",
+                &[],
+            ),
             registry: registry.clone(),
         }
     }

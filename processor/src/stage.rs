@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::assembly::{Assembler, Completion};
 use crate::enrich::{add_attributes, enrich, window_attributes};
+use crate::incident::incident;
 use crate::late::Forwarded;
 use crate::metrics::ProcessorMetrics;
 use crate::record::split_request;
@@ -67,6 +68,7 @@ pub struct Processor {
     metrics: ProcessorMetrics,
     reports: broadcast::Sender<Arc<WindowReport>>,
     tick: Duration,
+    incidents: bool,
 }
 
 /// A handle observers use to follow scored windows; lagging observers lose old reports, never slow the pipeline.
@@ -94,6 +96,7 @@ impl Processor {
             metrics,
             reports: broadcast::channel(1024).0,
             tick,
+            incidents: config.incidents,
         }
     }
 
@@ -252,9 +255,19 @@ impl Processor {
         for t in &window.traces {
             self.forwarded.remember(t.id, Arc::clone(&shared));
         }
+        let incident = if self.incidents {
+            incident(&window, &scores, &attrs)
+        } else {
+            None
+        };
         let records = enrich(window, &scores, &attrs);
         self.metrics.forwarded_spans.add(records.len() as u64);
-        outbox.push(regroup(records));
+        let mut request = regroup(records);
+        if let Some(rs) = incident {
+            self.metrics.incidents.inc();
+            request.resource_spans.push(rs);
+        }
+        outbox.push(request);
         let _ = self.reports.send(Arc::new(report));
     }
 

@@ -1,6 +1,9 @@
 //! One module per command family: argument structs and the glue that runs them.
 
+pub mod demo;
 pub mod frequency;
 pub mod generate;
 pub mod graph;
+pub mod inspect;
+pub mod loadgen;
 pub mod probe;

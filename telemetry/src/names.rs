@@ -23,6 +23,8 @@ pub const PROCESSOR_WINDOWS: &str = "spanguard_processor_windows_total";
 pub const PROCESSOR_ANOMALIES: &str = "spanguard_processor_anomalies_total";
 /// Spans handed to the exporters.
 pub const PROCESSOR_FORWARDED_SPANS: &str = "spanguard_processor_forwarded_spans_total";
+/// Incident spans emitted (one per anomalous window).
+pub const PROCESSOR_INCIDENTS: &str = "spanguard_processor_incidents_total";
 
 /// Exchange events fed to the graph detector.
 pub const GRAPH_EVENTS: &str = "spanguard_graph_events_total";

@@ -35,9 +35,16 @@ if child == 0:
         got += len(os.read(r, 4096))
     f = open(path, "wb", buffering=0)
     f.write(b"f" * 8192)
+    # A shell-style redirect: fd n is /dev/null, then dup2 makes it a file with no close in between.
+    n = os.open(os.devnull, os.O_WRONLY)
+    os.write(n, b"n" * 111)
+    time.sleep(0.3)
+    redirected = os.open(path + ".redirected", os.O_WRONLY | os.O_CREAT)
+    os.dup2(redirected, n)
+    os.write(n, b"r" * 3333)
     os.write(ready_w, b"1")
     time.sleep(1.5)
-    f.close(); c.close(); u.close()
+    f.close(); c.close(); u.close(); os.close(n); os.close(redirected)
     os._exit(0)
 
 os.close(r)

@@ -37,7 +37,12 @@ impl Detector for GraphDetector {
 
     fn score(&mut self, window: &Window) -> WindowScore {
         let (start, end) = (window.start_ns(), window.end_ns());
-        let intervals = self.log.overlapping(start.saturating_sub(self.interval_ns), end);
+        // The intervals the window's spans fall in; when none is scored yet (the current interval is still
+        // open), the one that ended just before the window began.
+        let mut intervals = self.log.overlapping(start, end);
+        if intervals.is_empty() {
+            intervals = self.log.overlapping(start.saturating_sub(self.interval_ns), start);
+        }
         let Some(worst) = intervals.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
             return WindowScore {
                 detector: "graph",
@@ -74,5 +79,73 @@ impl Detector for GraphDetector {
                 }))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::score::IntervalScore;
+    use crate::{SpanRecord, Trace};
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    const S: u64 = 1_000_000_000;
+
+    fn interval(start: u64, anomalous: bool) -> IntervalScore {
+        IntervalScore {
+            start,
+            end: start + S,
+            score: if anomalous { 9.0 } else { 1.0 },
+            threshold: 2.0,
+            anomalous,
+            unknown_edges: Vec::new(),
+            services: Vec::new(),
+            top_edges: Vec::new(),
+            events: 1,
+        }
+    }
+
+    fn window(start: u64, end: u64) -> Window {
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![1; 8],
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            ..Default::default()
+        };
+        let rec = SpanRecord {
+            resource: Default::default(),
+            scope: Default::default(),
+            span,
+        };
+        Window::new(
+            "w",
+            0,
+            vec![Trace {
+                id: [1; 16],
+                spans: vec![rec],
+            }],
+            false,
+        )
+    }
+
+    #[test]
+    fn a_window_takes_the_verdict_of_the_intervals_it_falls_in() {
+        let log = IntervalLog::new();
+        log.push(interval(10 * S, true));
+        log.push(interval(11 * S, false));
+        let mut d = GraphDetector::new(log.clone(), S);
+        // Inside the normal interval right after an anomalous one: not flagged by its neighbour.
+        assert!(!d.score(&window(11 * S + 100, 11 * S + 900)).anomalous);
+        // Inside the anomalous one.
+        assert!(d.score(&window(10 * S + 100, 10 * S + 900)).anomalous);
+        // Straddling both: flagged.
+        assert!(d.score(&window(10 * S + 500, 11 * S + 500)).anomalous);
+        // Beyond the last scored interval (still open): the one just before it.
+        let s = d.score(&window(12 * S + 100, 12 * S + 200));
+        assert!(!s.anomalous);
+        assert_eq!(s.score, 1.0);
+        // Long after: nothing to go by.
+        assert!(d.score(&window(20 * S, 20 * S + 1)).score.is_nan());
     }
 }
