@@ -1,10 +1,15 @@
 # The two commands of the README. Both install what a fresh machine lacks first (scripts/setup).
-.PHONY: setup run test lint
+.PHONY: setup demo run test lint
 
 setup:
 	@scripts/setup
 
-# The main job: spanguard as a pass-through hop on the standard OTLP ports (Ctrl-C to stop).
+# The main job: the embedded demo (pipeline on loopback, live workload, both detectors, both attacks; no external
+# service). The dev profile shares its build with `make test`. Options after `--`: make demo ARGS="--forward URL".
+demo: setup
+	eval "$$(scripts/env)" && cargo run --bin spanguard -- demo $(ARGS)
+
+# spanguard as a pass-through hop on the standard OTLP ports (Ctrl-C to stop).
 run: setup
 	eval "$$(scripts/env)" && cargo run --release -- run --config examples/passthrough.yaml
 

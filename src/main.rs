@@ -61,7 +61,8 @@ enum Command {
     Loadgen(cmd::loadgen::LoadgenArgs),
     /// Print what a model contains: vocabulary, threshold, training statistics.
     Inspect(cmd::inspect::InspectArgs),
-    /// Record live data-exchange events from the kernel (eBPF; root or CAP_BPF+CAP_PERFMON).
+    /// Record live data-exchange events from the kernel (eBPF; root, or CAP_BPF+CAP_PERFMON to load and
+    /// CAP_SYS_PTRACE+CAP_DAC_READ_SEARCH to resolve other users' fds).
     Probe(cmd::probe::ProbeArgs),
 }
 

@@ -88,4 +88,34 @@ fn the_demo_catches_both_attacks_and_writes_linked_incidents() {
     assert!(again.status.success(), "{stdout}");
     assert!(stdout.contains("using the models in"), "{stdout}");
     assert!(!stdout.contains("training the"), "{stdout}");
+
+    // `spanguard inspect` reads back what the demo trained, for people and for tools.
+    let inspect = Command::new(env!("CARGO_BIN_EXE_spanguard"))
+        .arg("inspect")
+        .arg(&models)
+        .args(["--format", "json"])
+        .output()
+        .expect("run spanguard inspect");
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("one JSON object");
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("frequency.json")).unwrap()).unwrap();
+    assert_eq!(summary["frequency"]["k"], model["k"]);
+    assert_eq!(
+        summary["frequency"]["sequences"].as_u64(),
+        model["sequences"].as_array().map(|a| a.len() as u64),
+        "{}",
+        summary["frequency"]
+    );
+    let graph: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("graph/graph.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["graph"]["edges"].as_u64(),
+        graph["edges"].as_array().map(|a| a.len() as u64),
+        "{}",
+        summary["graph"]
+    );
+    let text = Command::new(env!("CARGO_BIN_EXE_spanguard")).arg("inspect").arg(&models).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("threshold") && text.contains("autoencoder"), "{text}");
 }

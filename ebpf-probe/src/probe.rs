@@ -135,6 +135,21 @@ pub fn preflight() -> Result<(), ProbeError> {
             "effective capabilities {caps:#x} lack CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN)"
         )));
     }
+    // Loading works without these, but /proc/<pid>/fd of another user's process does not: its fds would all be
+    // counted unresolved. Say so once, up front, rather than leave an empty graph to puzzle over.
+    const CAP_DAC_READ_SEARCH: u32 = 2;
+    const CAP_SYS_PTRACE: u32 = 19;
+    for (bit, name) in [
+        (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
+        (CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"),
+    ] {
+        if !has(bit) {
+            tracing::warn!(
+                "eBPF probe: no {name}: the fds of processes of other users cannot be resolved from /proc \
+                 (counted as spanguard_probe_dropped_total{{reason=\"unresolved_fd\"}}); grant it or run as their user"
+            );
+        }
+    }
     Ok(())
 }
 
