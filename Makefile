@@ -5,7 +5,7 @@ setup:
 	@scripts/setup
 
 # The main job: the embedded demo (pipeline on loopback, live workload, both detectors, both attacks; no external
-# service). The dev profile shares its build with `make test`. Options after `--`: make demo ARGS="--forward URL".
+# service). The dev profile shares its build with `make test`. Options: make demo ARGS="--forward http://jaeger:4317".
 demo: setup
 	eval "$$(scripts/env)" && cargo run --bin spanguard -- demo $(ARGS)
 
