@@ -115,7 +115,11 @@ fn the_demo_catches_both_attacks_and_writes_linked_incidents() {
         "{}",
         summary["graph"]
     );
-    let text = Command::new(env!("CARGO_BIN_EXE_spanguard")).arg("inspect").arg(&models).output().unwrap();
+    let text = Command::new(env!("CARGO_BIN_EXE_spanguard"))
+        .arg("inspect")
+        .arg(&models)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("threshold") && text.contains("autoencoder"), "{text}");
 }
