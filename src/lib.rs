@@ -2,6 +2,7 @@
 //! lives in the crates (`receiver`, `processor`, `exporter`, `config`, `telemetry`).
 
 pub mod admin;
+pub mod bench;
 pub mod cmd;
 pub mod demo;
 pub mod detectors;

@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use spanguard::cmd;
 use spanguard_config::{Config, LogEncoding};
 
+/// mimalloc rather than glibc's malloc: decoding OTLP allocates a string per attribute key and value, freed on
+/// another thread after export; glibc's arenas spent a fifth of the pass-through's CPU in malloc/free and
+/// consolidation (perf, `spanguard bench`). See BENCHMARKS.md for the measured difference.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "spanguard",
@@ -59,6 +65,8 @@ enum Command {
     Generate(GenerateCommand),
     /// Send live social-network traffic over OTLP/gRPC, with a password-guessing burst now and then.
     Loadgen(cmd::loadgen::LoadgenArgs),
+    /// Throughput, added latency and memory: direct vs through spanguard (pass-through, then both detectors).
+    Bench(cmd::bench::BenchArgs),
     /// Print what a model contains: vocabulary, threshold, training statistics.
     Inspect(cmd::inspect::InspectArgs),
     /// Record live data-exchange events from the kernel (eBPF; root, or CAP_BPF+CAP_PERFMON to load and
@@ -210,6 +218,14 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logs("warn", LogEncoding::Console, cli.log_format);
             cmd::loadgen::loadgen_cmd(&args)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            init_logs("warn", LogEncoding::Console, cli.log_format);
+            Ok(if cmd::bench::bench_cmd(&args)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Inspect(args) => {
             cmd::inspect::inspect_cmd(&args)?;

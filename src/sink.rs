@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
@@ -18,6 +18,8 @@ struct Shared {
     spans: AtomicU64,
     refused: AtomicU64,
     down: AtomicBool,
+    /// When set, every span's age on arrival (now − its start time): the benchmark's end-to-end latency.
+    latency: OnceLock<Arc<crate::bench::latency::Latency>>,
 }
 
 #[derive(Clone)]
@@ -40,6 +42,20 @@ impl TraceService for Svc {
             .flat_map(|r| &r.scope_spans)
             .map(|s| s.spans.len())
             .sum();
+        if let Some(latency) = self.0.latency.get() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            for s in req
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+            {
+                latency.record(now.saturating_sub(s.start_time_unix_nano), 1);
+            }
+        }
         self.0.spans.fetch_add(n as u64, Ordering::Relaxed);
         if self.0.keep.load(Ordering::Relaxed) {
             self.0.requests.lock().unwrap_or_else(|p| p.into_inner()).push(req);
@@ -70,10 +86,9 @@ impl Sink {
             .max_decoding_message_size(64 << 20);
         let s = stop.clone();
         tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let _ = tonic::transport::Server::builder()
+            let _ = spanguard_receiver::grpc_server()
                 .add_service(svc)
-                .serve_with_incoming_shutdown(incoming, s.cancelled_owned())
+                .serve_with_incoming_shutdown(spanguard_receiver::incoming(listener), s.cancelled_owned())
                 .await;
         });
         Ok(Sink { addr, shared, stop })
@@ -87,6 +102,11 @@ impl Sink {
     /// Spans received so far.
     pub fn span_count(&self) -> u64 {
         self.shared.spans.load(Ordering::Relaxed)
+    }
+
+    /// Starts recording every span's age on arrival into a histogram, and returns it.
+    pub fn track_latency(&self) -> Arc<crate::bench::latency::Latency> {
+        self.shared.latency.get_or_init(Default::default).clone()
     }
 
     /// Requests refused while down.

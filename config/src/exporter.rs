@@ -252,7 +252,7 @@ fn default_batch_timeout() -> Duration {
     Duration::from_millis(200)
 }
 fn default_queue_size() -> usize {
-    64
+    16
 }
 fn default_consumers() -> usize {
     2

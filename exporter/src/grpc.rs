@@ -54,9 +54,10 @@ impl Codec for RawCodec {
     }
 }
 
-/// A connection (lazily established, re-established on failure) to an OTLP/gRPC peer.
+/// A connection (lazily established, re-established on failure) to an OTLP/gRPC peer that sends already encoded
+/// requests. Public for the benchmark's load generator, which patches pre-encoded requests instead of encoding.
 #[derive(Clone)]
-pub(crate) struct GrpcClient {
+pub struct GrpcClient {
     grpc: tonic::client::Grpc<Channel>,
     headers: Vec<(
         MetadataKey<tonic::metadata::Ascii>,
@@ -66,7 +67,7 @@ pub(crate) struct GrpcClient {
 }
 
 impl GrpcClient {
-    pub(crate) fn new(name: &str, c: &OtlpExporterConfig) -> Result<Self, ExporterError> {
+    pub fn new(name: &str, c: &OtlpExporterConfig) -> Result<Self, ExporterError> {
         let bad = |message: String| ExporterError::Endpoint {
             name: name.to_owned(),
             message,
@@ -79,7 +80,11 @@ impl GrpcClient {
         let endpoint = Endpoint::from_shared(c.endpoint.clone())
             .map_err(|e| bad(format!("{:?} is not a valid URL: {e}", c.endpoint)))?
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A batch of 8192 spans is a few MiB: with h2's default 64 KiB window every export would stall on
+            // dozens of window updates. The peer's receive window still bounds what is in flight.
+            .initial_stream_window_size(8 << 20)
+            .initial_connection_window_size(16 << 20);
         let channel = endpoint.connect_lazy();
         let mut grpc = tonic::client::Grpc::new(channel)
             .accept_compressed(CompressionEncoding::Gzip)
@@ -103,7 +108,7 @@ impl GrpcClient {
     }
 
     /// Sends one encoded `ExportTraceServiceRequest`; returns the spans the peer rejected.
-    pub(crate) async fn export(&self, body: Bytes) -> Result<i64, ExportError> {
+    pub async fn export(&self, body: Bytes) -> Result<i64, ExportError> {
         let mut grpc = self.grpc.clone();
         grpc.ready()
             .await

@@ -21,6 +21,7 @@ mod retry;
 
 pub(crate) use client::{Client, Payload};
 pub use errors::{ExportError, ExporterError};
+pub use grpc::GrpcClient;
 pub use pool::Exporters;
 
 /// The OTLP request type spans leave in.

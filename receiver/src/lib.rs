@@ -17,7 +17,7 @@ mod server;
 pub use admission::{Admission, Admitted, Protocol, Refusal};
 pub use decode::{decode_request, DecodeError, Encoding};
 pub use errors::ReceiverError;
-pub use server::{BoundReceiver, OtlpReceiver};
+pub use server::{grpc_server, incoming, BoundReceiver, OtlpReceiver};
 
 /// What a receiver hands to the processor: one decoded, validated OTLP request.
 pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

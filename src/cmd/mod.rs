@@ -1,5 +1,6 @@
 //! One module per command family: argument structs and the glue that runs them.
 
+pub mod bench;
 pub mod demo;
 pub mod frequency;
 pub mod generate;

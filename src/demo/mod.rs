@@ -83,7 +83,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
     // Whole seconds, ending a few seconds ago.
     let t0 = (now / STEP_NS - steps.len() as u64 - 5) * STEP_NS;
 
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("demo")?;
     let models = match &o.models {
         Some(dir) => dir.clone(),
         None => scratch.path.join("models"),
@@ -367,11 +367,11 @@ service:
     Config::from_yaml(&text, |_| None).context("the demo's pipeline config")
 }
 
-/// Appends exchange events to the file the graph detector follows, one flush per step.
-struct EventWriter(std::io::BufWriter<std::fs::File>);
+/// Appends exchange events to the file the graph detector follows, one flush per step (or second, in the bench).
+pub(crate) struct EventWriter(std::io::BufWriter<std::fs::File>);
 
 impl EventWriter {
-    fn open(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
         let f = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
@@ -379,7 +379,7 @@ impl EventWriter {
         Ok(Self(std::io::BufWriter::new(f)))
     }
 
-    fn append(&mut self, events: &[spanguard_ebpf_probe::ExchangeEvent]) -> anyhow::Result<()> {
+    pub(crate) fn append(&mut self, events: &[spanguard_ebpf_probe::ExchangeEvent]) -> anyhow::Result<()> {
         for e in events {
             serde_json::to_writer(&mut self.0, e)?;
             self.0.write_all(b"\n")?;
@@ -389,14 +389,14 @@ impl EventWriter {
     }
 }
 
-/// A private scratch directory, removed when the demo ends.
-struct Scratch {
-    path: PathBuf,
+/// A private scratch directory, removed when the demo (or the bench) ends.
+pub(crate) struct Scratch {
+    pub(crate) path: PathBuf,
 }
 
 impl Scratch {
-    fn new() -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!("spanguard-demo-{}", std::process::id()));
+    pub(crate) fn new(what: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(format!("spanguard-{what}-{}", std::process::id()));
         std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Self { path })
     }
