@@ -89,6 +89,9 @@ impl RunResult {
     }
 }
 
+/// The exporter's default `send_batch_size`, which the bench config keeps.
+const BATCH: usize = 8192;
+
 fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -105,7 +108,8 @@ pub async fn run(o: &BenchOptions) -> anyhow::Result<Vec<RunResult>> {
         None => {
             let dir = scratch.path.join("models");
             println!("training models for the detectors run (once) …");
-            crate::demo::models::train_into(&dir, now_ns(), 1)?;
+            // Whole seconds: the graph model's intervals must line up with the live ones.
+            crate::demo::models::train_into(&dir, now_ns() / 1_000_000_000 * 1_000_000_000, 1)?;
             // The frequency baseline of the load itself, so windows score as the normal traffic they are.
             train_frequency_on(&template, &dir.join(crate::demo::models::FREQUENCY_FILE))?;
             dir
@@ -265,15 +269,20 @@ service:
     let mut per_span: Option<f64> = None;
     let mut max_in_flight = 0.0f64;
     let mut max_export_queue = 0.0f64;
+    let mut max_held = 0.0f64;
     while t0.elapsed() < o.duration {
         tokio::time::sleep(Duration::from_millis(500).min(o.duration)).await;
-        let in_flight = sg.metric(spanguard_telemetry::names::PROCESSOR_SPANS_IN_FLIGHT);
-        max_export_queue = max_export_queue.max(sg.metric(spanguard_telemetry::names::EXPORTER_QUEUE_LENGTH));
+        let assembling = sg.metric(spanguard_telemetry::names::PROCESSOR_SPANS_IN_FLIGHT);
+        let queued = sg.metric(spanguard_telemetry::names::EXPORTER_QUEUE_LENGTH);
+        max_export_queue = max_export_queue.max(queued);
+        max_in_flight = max_in_flight.max(assembling);
+        // Spans held: being assembled, plus the export queue's batches (full batches: an upper bound).
+        let held = assembling + queued * BATCH as f64;
         let (rss, _) = sg.rss();
-        if in_flight > max_in_flight && in_flight > 1000.0 {
-            max_in_flight = in_flight;
+        if held > max_held && held > 10_000.0 {
+            max_held = held;
             let encoded = template.encoded_len() as f64 / template.spans as f64;
-            per_span = Some((rss.saturating_sub(idle_rss)) as f64 / in_flight - encoded);
+            per_span = Some(rss.saturating_sub(idle_rss) as f64 / held - encoded);
         }
     }
     let (t1, n1, c1) = (Instant::now(), sink.span_count(), sg.cpu_seconds());
