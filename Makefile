@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what a fresh machine lacks first (scripts/setup).
-.PHONY: setup demo run test lint
+.PHONY: setup demo run test lint fuzz bench
 
 setup:
 	@scripts/setup
@@ -20,3 +20,11 @@ test: setup
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Every fuzz target for SECS seconds (default 60); nightly toolchain, cargo-fuzz installed if absent.
+fuzz: setup
+	eval "$$(scripts/env)" && scripts/fuzz $(or $(SECS),60)
+
+# The three-way throughput benchmark (BENCHMARKS.md): direct, pass-through, detectors.
+bench: setup
+	eval "$$(scripts/env)" && cargo run --release --bin spanguard -- bench --duration 15s --warmup 10s

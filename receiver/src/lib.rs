@@ -15,7 +15,7 @@ mod rpc_status;
 mod server;
 
 pub use admission::{Admission, Admitted, Protocol, Refusal};
-pub use decode::{decode_request, DecodeError, Encoding};
+pub use decode::{decode_request, inflate, DecodeError, Encoding};
 pub use errors::ReceiverError;
 pub use server::{grpc_server, incoming, BoundReceiver, OtlpReceiver};
 
