@@ -63,6 +63,16 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
             args.dataset.display()
         );
     }
+    if let Some(m) = &args.models {
+        if !crate::demo::models::present(m) {
+            anyhow::bail!(
+                "--models {}: needs frequency.json and graph/graph.json; write them with `spanguard demo --models {}` \
+                 or leave --models out to train them first",
+                m.display(),
+                m.display()
+            );
+        }
+    }
     let options = BenchOptions {
         duration: args.duration,
         warmup: args.warmup,
