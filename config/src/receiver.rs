@@ -11,6 +11,27 @@ pub struct OtlpReceiverConfig {
     /// Largest request accepted, after decompression (413 / RESOURCE_EXHAUSTED beyond it).
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: ByteSize,
+    /// Require senders to authenticate; absent = anyone who reaches the port may send (see SECURITY.md).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `receivers.otlp.auth`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Senders must send `authorization: Bearer <bearer_token>` (gRPC metadata or HTTP header). Keep it out of the
+    /// file: `bearer_token: "${env:SPANGUARD_TOKEN}"`.
+    pub bearer_token: String,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    /// Never prints the token (configs are logged at debug level).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("bearer_token", &"<redacted>")
+            .finish()
+    }
 }
 
 /// `receivers.otlp.protocols`.
@@ -76,6 +97,14 @@ impl OtlpReceiverConfig {
                 format!("{path}.protocols"),
                 "enable at least one of grpc or http, e.g. `grpc: { endpoint: \"0.0.0.0:4317\" }`",
             ));
+        }
+        if let Some(a) = &self.auth {
+            if a.bearer_token.trim().is_empty() || a.bearer_token.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(crate::ConfigError::key(
+                    format!("{path}.auth.bearer_token"),
+                    "must be a non-empty token without spaces, e.g. \"${env:SPANGUARD_TOKEN}\" (or remove auth)",
+                ));
+            }
         }
         if let Some(g) = &self.protocols.grpc {
             crate::load::check_listen_endpoint(&format!("{path}.protocols.grpc.endpoint"), &g.endpoint)?;

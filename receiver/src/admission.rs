@@ -64,6 +64,7 @@ struct ProtocolCounters {
     requests_malformed: Counter,
     requests_too_large: Counter,
     requests_media_type: Counter,
+    requests_unauthenticated: Counter,
 }
 
 impl ProtocolCounters {
@@ -95,6 +96,7 @@ impl ProtocolCounters {
             requests_malformed: requests("malformed"),
             requests_too_large: requests("too_large"),
             requests_media_type: requests("unsupported_media_type"),
+            requests_unauthenticated: requests("unauthenticated"),
         }
     }
 }
@@ -105,6 +107,7 @@ pub(crate) enum EarlyRefusal {
     Malformed,
     TooLarge,
     MediaType,
+    Unauthenticated,
 }
 
 /// The door into the pipeline. Cheap to clone.
@@ -112,6 +115,7 @@ pub(crate) enum EarlyRefusal {
 pub struct Admission {
     tx: mpsc::Sender<Request>,
     counters: std::sync::Arc<[ProtocolCounters; 2]>,
+    token: Option<crate::auth::BearerToken>,
 }
 
 impl Admission {
@@ -123,7 +127,23 @@ impl Admission {
                 ProtocolCounters::new(registry, Protocol::Grpc),
                 ProtocolCounters::new(registry, Protocol::Http),
             ]),
+            token: None,
         }
+    }
+
+    /// Requires senders to present `token` (`authorization: Bearer <token>`).
+    pub fn with_token(mut self, token: Option<crate::auth::BearerToken>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Whether a request with this `authorization` value may enter; a refusal is counted.
+    pub(crate) fn authorize(&self, protocol: Protocol, authorization: Option<&[u8]>) -> bool {
+        let ok = self.token.as_ref().is_none_or(|t| t.accepts(authorization));
+        if !ok {
+            self.count_early_refusal(protocol, EarlyRefusal::Unauthenticated);
+        }
+        ok
     }
 
     fn counters(&self, protocol: Protocol) -> &ProtocolCounters {
@@ -136,6 +156,7 @@ impl Admission {
             EarlyRefusal::Malformed => c.requests_malformed.inc(),
             EarlyRefusal::TooLarge => c.requests_too_large.inc(),
             EarlyRefusal::MediaType => c.requests_media_type.inc(),
+            EarlyRefusal::Unauthenticated => c.requests_unauthenticated.inc(),
         }
     }
 

@@ -125,6 +125,15 @@ where
         if req.uri().path() != EXPORT_PATH {
             return Box::pin(async { Ok(Status::unimplemented("only TraceService/Export is served").into_http()) });
         }
+        let authorization = req.headers().get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+        if !self.admission.authorize(Protocol::Grpc, authorization) {
+            return Box::pin(async {
+                Ok(
+                    Status::unauthenticated("missing or wrong bearer token (authorization: Bearer <token>)")
+                        .into_http(),
+                )
+            });
+        }
         let method = ExportMethod {
             admission: self.admission.clone(),
         };

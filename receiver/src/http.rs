@@ -37,6 +37,23 @@ fn error(encoding: Encoding, status: StatusCode, code: Code, message: &str) -> R
 }
 
 async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if !state.admission.authorize(Protocol::Http, authorization) {
+        let encoding = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Encoding::from_content_type)
+            .unwrap_or(Encoding::Json);
+        let mut resp = error(
+            encoding,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "missing or wrong bearer token (Authorization: Bearer <token>)",
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

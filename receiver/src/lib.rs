@@ -6,6 +6,7 @@
 //! processor, and a full channel is answered with backpressure (429 / UNAVAILABLE), never buffered without bound.
 
 mod admission;
+pub mod auth;
 mod decode;
 mod errors;
 pub mod file;

@@ -26,10 +26,14 @@ pub struct BoundReceiver {
 impl OtlpReceiver {
     /// A receiver named `name` (its config key) feeding `tx`.
     pub fn new(name: &str, config: OtlpReceiverConfig, tx: mpsc::Sender<Request>, registry: &Registry) -> Self {
+        let token = config
+            .auth
+            .as_ref()
+            .and_then(|a| crate::auth::BearerToken::new(&a.bearer_token));
         Self {
             name: name.to_owned(),
             config,
-            admission: Admission::new(tx, registry),
+            admission: Admission::new(tx, registry).with_token(token),
         }
     }
 
