@@ -27,6 +27,6 @@ pub use exporter::{
 };
 pub use load::{Config, Named};
 pub use processor::{AnomalyConfig, EventSource, EventsConfig, FrequencyConfig, GraphConfig, WindowConfig};
-pub use receiver::{AuthConfig, GrpcProtocol, HttpProtocol, OtlpReceiverConfig, Protocols};
+pub use receiver::{AuthConfig, GrpcProtocol, HttpProtocol, LimitsConfig, OtlpReceiverConfig, Protocols};
 pub use service::{LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, Pipelines, ServiceConfig, TelemetryConfig};
 pub use units::ByteSize;

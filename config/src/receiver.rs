@@ -14,6 +14,48 @@ pub struct OtlpReceiverConfig {
     /// Require senders to authenticate; absent = anyone who reaches the port may send (see SECURITY.md).
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Bounds on what one request or span may carry; beyond them spans are rejected or attributes truncated,
+    /// and counted.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `receivers.otlp.limits`. The defaults are the OpenTelemetry SDKs' own span limits where they have one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Spans per request; the rest are rejected (OTLP partial success), counted as `too_many_spans`.
+    #[serde(default = "default_max_spans_per_request")]
+    pub max_spans_per_request: usize,
+    /// Attributes per span (the SDKs' `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` default, 128); the rest are dropped and
+    /// added to the span's `dropped_attributes_count`.
+    #[serde(default = "default_max_attributes_per_span")]
+    pub max_attributes_per_span: usize,
+    /// Bytes of a string attribute value (also inside arrays); longer values are cut at a character boundary.
+    #[serde(default = "default_max_attribute_value_length")]
+    pub max_attribute_value_length: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_spans_per_request: default_max_spans_per_request(),
+            max_attributes_per_span: default_max_attributes_per_span(),
+            max_attribute_value_length: default_max_attribute_value_length(),
+        }
+    }
+}
+
+fn default_max_spans_per_request() -> usize {
+    100_000
+}
+
+fn default_max_attributes_per_span() -> usize {
+    128
+}
+
+fn default_max_attribute_value_length() -> usize {
+    16 * 1024
 }
 
 /// `receivers.otlp.auth`.
@@ -97,6 +139,18 @@ impl OtlpReceiverConfig {
                 format!("{path}.protocols"),
                 "enable at least one of grpc or http, e.g. `grpc: { endpoint: \"0.0.0.0:4317\" }`",
             ));
+        }
+        for (key, value) in [
+            ("max_spans_per_request", self.limits.max_spans_per_request),
+            ("max_attributes_per_span", self.limits.max_attributes_per_span),
+            ("max_attribute_value_length", self.limits.max_attribute_value_length),
+        ] {
+            if value == 0 {
+                return Err(crate::ConfigError::key(
+                    format!("{path}.limits.{key}"),
+                    "must be at least 1 (leave it out for the default)",
+                ));
+            }
         }
         if let Some(a) = &self.auth {
             if a.bearer_token.trim().is_empty() || a.bearer_token.chars().any(|c| c.is_control() || c == ' ') {

@@ -65,6 +65,9 @@ struct ProtocolCounters {
     requests_too_large: Counter,
     requests_media_type: Counter,
     requests_unauthenticated: Counter,
+    too_many_spans: Counter,
+    truncated_attributes: Counter,
+    truncated_values: Counter,
 }
 
 impl ProtocolCounters {
@@ -97,6 +100,17 @@ impl ProtocolCounters {
             requests_too_large: requests("too_large"),
             requests_media_type: requests("unsupported_media_type"),
             requests_unauthenticated: requests("unauthenticated"),
+            too_many_spans: refused("too_many_spans"),
+            truncated_attributes: registry.counter(
+                names::RECEIVER_TRUNCATED,
+                "Attributes dropped and values shortened to the receiver's limits.",
+                &[("protocol", p), ("what", "attributes")],
+            ),
+            truncated_values: registry.counter(
+                names::RECEIVER_TRUNCATED,
+                "Attributes dropped and values shortened to the receiver's limits.",
+                &[("protocol", p), ("what", "attribute_values")],
+            ),
         }
     }
 }
@@ -116,6 +130,7 @@ pub struct Admission {
     tx: mpsc::Sender<Request>,
     counters: std::sync::Arc<[ProtocolCounters; 2]>,
     token: Option<crate::auth::BearerToken>,
+    limits: std::sync::Arc<crate::limits::Limits>,
 }
 
 impl Admission {
@@ -128,7 +143,14 @@ impl Admission {
                 ProtocolCounters::new(registry, Protocol::Http),
             ]),
             token: None,
+            limits: Default::default(),
         }
+    }
+
+    /// Applies `limits` to every request.
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = std::sync::Arc::new(limits);
+        self
     }
 
     /// Requires senders to present `token` (`authorization: Bearer <token>`).
@@ -164,17 +186,29 @@ impl Admission {
     /// rest to the pipeline without waiting.
     pub fn admit(&self, protocol: Protocol, mut req: Request) -> Result<Admitted, Refusal> {
         let c = self.counters(protocol);
-        let (kept, rejected) = retain_valid_spans(&mut req.resource_spans);
-        if rejected > 0 {
-            c.invalid_id.add(rejected);
+        let (kept, invalid) = retain_valid_spans(&mut req.resource_spans);
+        if invalid > 0 {
+            c.invalid_id.add(invalid);
+        }
+        let (kept, excess) = self.apply_limits(c, &mut req, kept);
+        let rejected = invalid + excess;
+        let mut message = String::new();
+        if invalid > 0 {
+            message =
+                format!("{invalid} span(s) rejected: trace_id must be 16 non-zero bytes and span_id 8 non-zero bytes");
+        }
+        if excess > 0 {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(&format!(
+                "{excess} span(s) rejected: over max_spans_per_request ({})",
+                self.limits.max_spans_per_request
+            ));
         }
         let admitted = Admitted {
             rejected_spans: rejected as i64,
-            message: if rejected > 0 {
-                format!("{rejected} span(s) rejected: trace_id must be 16 non-zero bytes and span_id 8 non-zero bytes")
-            } else {
-                String::new()
-            },
+            message,
         };
         if kept == 0 {
             return Ok(admitted);
@@ -203,6 +237,39 @@ fn valid_id(id: &[u8], len: usize) -> bool {
 }
 
 /// Removes spans whose ids cannot be assembled into a trace; returns (kept, rejected).
+impl Admission {
+    /// Drops the spans beyond `max_spans_per_request` and applies the per-span limits; returns (kept, rejected).
+    fn apply_limits(&self, c: &ProtocolCounters, req: &mut Request, kept: u64) -> (u64, u64) {
+        let max = self.limits.max_spans_per_request;
+        let mut room = max;
+        let mut truncated = crate::limits::Truncated::default();
+        for rs in &mut req.resource_spans {
+            for ss in &mut rs.scope_spans {
+                ss.spans.truncate(room);
+                room -= ss.spans.len();
+                for span in &mut ss.spans {
+                    let t = crate::limits::limit_span(span, &self.limits);
+                    truncated.attributes += t.attributes;
+                    truncated.values += t.values;
+                }
+            }
+            rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+        }
+        req.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
+        if truncated.attributes > 0 {
+            c.truncated_attributes.add(truncated.attributes);
+        }
+        if truncated.values > 0 {
+            c.truncated_values.add(truncated.values);
+        }
+        let excess = kept.saturating_sub(max as u64);
+        if excess > 0 {
+            c.too_many_spans.add(excess);
+        }
+        (kept - excess, excess)
+    }
+}
+
 fn retain_valid_spans(resource_spans: &mut Vec<ResourceSpans>) -> (u64, u64) {
     let mut kept = 0u64;
     let mut rejected = 0u64;

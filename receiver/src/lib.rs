@@ -12,6 +12,7 @@ mod errors;
 pub mod file;
 mod grpc;
 mod http;
+pub mod limits;
 mod rpc_status;
 mod server;
 

@@ -30,10 +30,11 @@ impl OtlpReceiver {
             .auth
             .as_ref()
             .and_then(|a| crate::auth::BearerToken::new(&a.bearer_token));
+        let limits = config.limits.clone();
         Self {
             name: name.to_owned(),
             config,
-            admission: Admission::new(tx, registry).with_token(token),
+            admission: Admission::new(tx, registry).with_token(token).with_limits(limits),
         }
     }
 

@@ -2,12 +2,15 @@
 
 /// Spans accepted by a receiver (label `protocol`).
 pub const RECEIVER_ACCEPTED_SPANS: &str = "spanguard_receiver_accepted_spans_total";
-/// Spans refused by a receiver (labels `protocol`, `reason`: backpressure, invalid_trace_id). Spans of a request
+/// Spans refused by a receiver (labels `protocol`, `reason`: backpressure, invalid_trace_id, too_many_spans). Spans of a request
 /// that cannot be decoded cannot be counted: see [`RECEIVER_REFUSED_REQUESTS`].
 pub const RECEIVER_REFUSED_SPANS: &str = "spanguard_receiver_refused_spans_total";
 /// Requests refused by a receiver (labels `protocol`, `reason`: backpressure, malformed, too_large,
-/// unsupported_media_type).
+/// unsupported_media_type, unauthenticated).
 pub const RECEIVER_REFUSED_REQUESTS: &str = "spanguard_receiver_refused_requests_total";
+/// What a receiver truncated to its limits (labels `protocol`, `what`: attributes — dropped beyond
+/// `max_attributes_per_span`; attribute_values — strings cut to `max_attribute_value_length`).
+pub const RECEIVER_TRUNCATED: &str = "spanguard_receiver_truncated_total";
 
 /// Traces being assembled.
 pub const PROCESSOR_TRACES_IN_FLIGHT: &str = "spanguard_processor_traces_in_flight";

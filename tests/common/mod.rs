@@ -137,7 +137,8 @@ pub fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
         .and_then(|v| v.value.as_ref())
 }
 
-fn kv(key: &str, value: Value) -> KeyValue {
+/// An attribute.
+pub fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: Some(AnyValue { value: Some(value) }),
