@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use spanguard::bench::child::{free_port, Spanguard};
+use spanguard::bench::child::{RunConfig, Spanguard};
 use spanguard::bench::generator::Generator;
 use spanguard::bench::shape::{Shape, Template};
 use spanguard::sink::Sink;
@@ -29,44 +29,18 @@ fn template() -> Arc<Template> {
     Arc::new(Template::from_dataset(&dataset, shape).unwrap())
 }
 
-/// Starts `spanguard run` forwarding to `sink` with `extra` processor/exporter settings; returns it and its
-/// OTLP/gRPC endpoint.
-fn spanguard(dir: &Path, sink: &Sink, trace_wait: &str, processor: &str, exporter: &str) -> (Spanguard, String) {
-    let (grpc, metrics) = (free_port().unwrap(), free_port().unwrap());
-    let config = format!(
-        r#"receivers:
-  otlp:
-    protocols:
-      grpc: {{ endpoint: "127.0.0.1:{grpc}" }}
-processors:
-  anomaly:
-    trace_wait: {trace_wait}
-    window: {{ traces: 50, timeout: 1s }}
-{processor}
-exporters:
-  otlp:
-    endpoint: "{sink}"
-    retry_on_failure: {{ initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 120s }}
-{exporter}
-service:
-  pipelines:
-    traces: {{ receivers: [otlp], processors: [anomaly], exporters: [otlp] }}
-  telemetry:
-    metrics: {{ address: "127.0.0.1:{metrics}" }}
-    logs: {{ level: error }}
-  shutdown_timeout: 20s
-"#,
-        sink = sink.url()
-    );
-    let path = dir.join("spanguard.yaml");
-    std::fs::write(&path, config).unwrap();
-    let sg = Spanguard::start_exe(
-        Path::new(env!("CARGO_BIN_EXE_spanguard")),
-        &path,
-        format!("127.0.0.1:{metrics}"),
-    )
-    .unwrap();
-    (sg, format!("http://127.0.0.1:{grpc}"))
+/// Starts `spanguard run` forwarding to `sink` with these extra `processors.anomaly` and `exporters.otlp` lines;
+/// returns it and its OTLP/gRPC endpoint.
+fn spanguard(dir: &Path, sink: &Sink, trace_wait: Duration, processor: &str, exporter: &str) -> (Spanguard, String) {
+    let run = RunConfig {
+        trace_wait,
+        processor,
+        exporter: &format!(
+            "    retry_on_failure: {{ initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 120s }}\n{exporter}"
+        ),
+        log_level: "error",
+    };
+    Spanguard::launch(Path::new(env!("CARGO_BIN_EXE_spanguard")), dir, &sink.url(), &run).unwrap()
 }
 
 /// (trace id, span id) of every span the sink kept, and how many were duplicates.
@@ -97,7 +71,7 @@ async fn overload_is_refused_with_backpressure_memory_stays_bounded_and_it_recov
     let (sg, endpoint) = spanguard(
         dir.path(),
         &sink,
-        "100ms",
+        Duration::from_millis(100),
         "    max_spans: 40000\n    queue_size: 16",
         "    batch: { send_batch_size: 4096 }\n    sending_queue: { queue_size: 4, num_consumers: 2 }",
     );
@@ -149,7 +123,7 @@ async fn a_flapping_downstream_still_gets_every_accepted_span_exactly_once() {
     let (sg, endpoint) = spanguard(
         dir.path(),
         &sink,
-        "100ms",
+        Duration::from_millis(100),
         "",
         "    batch: { send_batch_size: 2048, timeout: 100ms }",
     );
@@ -185,7 +159,7 @@ async fn sigterm_in_the_middle_of_the_load_drains_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     // A long trace wait: at SIGTERM, many traces are still being assembled and must be flushed, not lost.
-    let (sg, endpoint) = spanguard(dir.path(), &sink, "3s", "", "");
+    let (sg, endpoint) = spanguard(dir.path(), &sink, Duration::from_secs(3), "", "");
     let seq = Arc::new(AtomicU64::new(1));
     let generator = Generator::start(&endpoint, template(), 4, Some(30_000.0), seq).unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;

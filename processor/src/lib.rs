@@ -18,6 +18,7 @@ pub mod graph;
 pub mod incident;
 mod late;
 mod metrics;
+mod model_file;
 pub mod offline;
 pub mod record;
 pub mod regroup;

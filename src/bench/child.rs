@@ -15,19 +15,70 @@ pub struct Spanguard {
     pub metrics: String,
 }
 
+/// What differs between runs of `spanguard run` under load. The rest is fixed: OTLP/gRPC in on a loopback port,
+/// OTLP/gRPC out to the sink, metrics on loopback, windows of 50 traces closing 1 s after they open.
+pub struct RunConfig<'a> {
+    /// `processors.anomaly.trace_wait`.
+    pub trace_wait: Duration,
+    /// Extra YAML lines for `processors.anomaly` (indented 4 spaces): detectors, limits, queue sizes.
+    pub processor: &'a str,
+    /// Extra YAML lines for `exporters.otlp` (indented 4 spaces): compression, batch, queue, retry.
+    pub exporter: &'a str,
+    /// `service.telemetry.logs.level`.
+    pub log_level: &'a str,
+}
+
+impl RunConfig<'_> {
+    /// The config text, for these ports and this sink.
+    pub fn text(&self, grpc: u16, metrics: u16, sink: &str) -> String {
+        format!(
+            r#"receivers:
+  otlp:
+    protocols:
+      grpc: {{ endpoint: "127.0.0.1:{grpc}" }}
+processors:
+  anomaly:
+    trace_wait: {wait}ms
+    window: {{ traces: 50, timeout: 1s }}
+{processor}
+exporters:
+  otlp:
+    endpoint: "{sink}"
+{exporter}
+service:
+  pipelines:
+    traces: {{ receivers: [otlp], processors: [anomaly], exporters: [otlp] }}
+  telemetry:
+    metrics: {{ address: "127.0.0.1:{metrics}" }}
+    logs: {{ level: {level} }}
+  shutdown_timeout: 30s
+"#,
+            wait = self.trace_wait.as_millis(),
+            processor = self.processor,
+            exporter = self.exporter,
+            level = self.log_level,
+        )
+    }
+}
+
 /// A free loopback port (bound then released: the child binds it a moment later).
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Spanguard {
-    /// Starts this binary's `spanguard run --config config` and waits until `/healthz` answers at `metrics`.
-    pub fn start(config: &Path, metrics: String) -> anyhow::Result<Spanguard> {
-        let exe = std::env::current_exe().context("cannot find the spanguard binary")?;
-        Self::start_exe(&exe, config, metrics)
+    /// Writes `run`'s config into `dir` and starts the binary at `exe` on it, forwarding to `sink`; returns it and
+    /// its OTLP/gRPC endpoint.
+    pub fn launch(exe: &Path, dir: &Path, sink: &str, run: &RunConfig) -> anyhow::Result<(Spanguard, String)> {
+        let (grpc, metrics) = (free_port()?, free_port()?);
+        let path = dir.join("spanguard.yaml");
+        std::fs::write(&path, run.text(grpc, metrics, sink))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let sg = Self::start_exe(exe, &path, format!("127.0.0.1:{metrics}"))?;
+        Ok((sg, format!("http://127.0.0.1:{grpc}")))
     }
 
-    /// The same with the binary at `exe` (tests, whose own executable is the test harness).
+    /// Starts `exe run --config config` and waits until `/healthz` answers at `metrics`.
     pub fn start_exe(exe: &Path, config: &Path, metrics: String) -> anyhow::Result<Spanguard> {
         let child = Command::new(exe)
             .args(["run", "--config"])

@@ -19,7 +19,7 @@ use anyhow::Context;
 use spanguard_config::Compression;
 
 use crate::sink::Sink;
-use child::{free_port, Spanguard};
+use child::{RunConfig, Spanguard};
 use generator::Generator;
 use shape::{Shape, Template};
 
@@ -206,7 +206,6 @@ async fn through_spanguard(
 ) -> anyhow::Result<RunResult> {
     let sink = Sink::start("127.0.0.1:0", false).await?;
     let latency = sink.track_latency();
-    let (grpc, metrics) = (free_port()?, free_port()?);
     let events = scratch.join("events.jsonl");
     std::fs::write(&events, b"")?;
     let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
@@ -223,45 +222,19 @@ async fn through_spanguard(
         Compression::Gzip => "gzip",
         _ => "none",
     };
-    let config = format!(
-        r#"receivers:
-  otlp:
-    protocols:
-      grpc: {{ endpoint: "127.0.0.1:{grpc}" }}
-processors:
-  anomaly:
-    trace_wait: {wait}ms
-    window: {{ traces: 50, timeout: 1s }}
-    incidents: false
-{detectors}exporters:
-  otlp:
-    endpoint: "{sink}"
-    compression: {compression_name}
-service:
-  pipelines:
-    traces: {{ receivers: [otlp], processors: [anomaly], exporters: [otlp] }}
-  telemetry:
-    metrics: {{ address: "127.0.0.1:{metrics}" }}
-    logs: {{ level: warn }}
-  shutdown_timeout: 30s
-"#,
-        wait = o.trace_wait.as_millis(),
-        sink = sink.url(),
-    );
-    let path = scratch.join("bench.yaml");
-    std::fs::write(&path, config)?;
-    let sg = Spanguard::start(&path, format!("127.0.0.1:{metrics}"))?;
+    let run = RunConfig {
+        trace_wait: o.trace_wait,
+        processor: &format!("    incidents: false\n{detectors}"),
+        exporter: &format!("    compression: {compression_name}"),
+        log_level: "warn",
+    };
+    let exe = std::env::current_exe().context("cannot find the spanguard binary")?;
+    let (sg, endpoint) = Spanguard::launch(&exe, scratch, &sink.url(), &run)?;
     // The graph detector follows live exchange events: one second of a normal LTE core per second.
     let feeder = models.map(|_| tokio::spawn(feed_events(events.clone())));
     let (idle_rss, _) = sg.rss();
 
-    let generator = Generator::start(
-        &format!("http://127.0.0.1:{grpc}"),
-        template.clone(),
-        o.streams,
-        o.rate,
-        seq.clone(),
-    )?;
+    let generator = Generator::start(&endpoint, template.clone(), o.streams, o.rate, seq.clone())?;
     tokio::time::sleep(o.warmup).await;
     latency.reset();
     let (t0, n0, c0) = (Instant::now(), sink.span_count(), sg.cpu_seconds());

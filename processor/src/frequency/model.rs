@@ -18,6 +18,7 @@ use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
 pub use super::drift::Adaptation;
 use super::sequence::Vocabulary;
+use crate::model_file::{read_versioned, ReadError};
 
 /// `format` field value.
 pub const FORMAT: &str = "spanguard.frequency";
@@ -116,26 +117,20 @@ impl FrequencyModel {
     /// Reads and checks a model file.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let shown = path.display().to_string();
-        let text = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let head: serde_json::Value = serde_json::from_slice(&text).map_err(|e| ModelError::Parse {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let format = head.get("format").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-        if format != FORMAT || version != VERSION {
-            return Err(ModelError::Version {
-                path: shown,
+        let model: FrequencyModel = read_versioned(path, FORMAT, VERSION).map_err(|e| match e {
+            ReadError::Io(source) => ModelError::Io {
+                path: shown.clone(),
+                source,
+            },
+            ReadError::Parse(message) => ModelError::Parse {
+                path: shown.clone(),
+                message,
+            },
+            ReadError::Version { format, version } => ModelError::Version {
+                path: shown.clone(),
                 format,
                 version,
-            });
-        }
-        let model: FrequencyModel = serde_json::from_value(head).map_err(|e| ModelError::Parse {
-            path: shown.clone(),
-            message: e.to_string(),
+            },
         })?;
         model
             .check()

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model_file::{read_versioned, ReadError};
+
 /// `format` field value.
 pub const FORMAT: &str = "spanguard.graph";
 /// Current `version`.
@@ -173,26 +175,20 @@ impl GraphModel {
     pub fn load(dir: &Path) -> Result<Self, GraphModelError> {
         let path = Self::json_path(dir);
         let shown = path.display().to_string();
-        let text = std::fs::read(&path).map_err(|source| GraphModelError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let head: serde_json::Value = serde_json::from_slice(&text).map_err(|e| GraphModelError::Parse {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let format = head.get("format").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        let version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-        if format != FORMAT || version != VERSION {
-            return Err(GraphModelError::Version {
-                path: shown,
+        let m: GraphModel = read_versioned(&path, FORMAT, VERSION).map_err(|e| match e {
+            ReadError::Io(source) => GraphModelError::Io {
+                path: shown.clone(),
+                source,
+            },
+            ReadError::Parse(message) => GraphModelError::Parse {
+                path: shown.clone(),
+                message,
+            },
+            ReadError::Version { format, version } => GraphModelError::Version {
+                path: shown.clone(),
                 format,
                 version,
-            });
-        }
-        let m: GraphModel = serde_json::from_value(head).map_err(|e| GraphModelError::Parse {
-            path: shown.clone(),
-            message: e.to_string(),
+            },
         })?;
         let bad = |message: String| GraphModelError::Invalid {
             path: shown.clone(),
