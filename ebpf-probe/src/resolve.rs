@@ -45,7 +45,9 @@ fn endpoint(hex: &str, v6: bool) -> Option<String> {
     let (addr, port) = hex.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     if v6 {
-        if addr.len() != 32 {
+        // ASCII first: slicing 8-byte words out of a string with multi-byte characters would split one (the
+        // fuzzer found that a malformed table line panicked here).
+        if addr.len() != 32 || !addr.is_ascii() {
             return None;
         }
         let mut bytes = [0u8; 16];
@@ -256,6 +258,18 @@ pub fn cgroup_id(path: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_table_lines_are_skipped_not_panicked_on() {
+        // 32 bytes, but not 32 ASCII hex digits: found by the kernel_records fuzz target.
+        let line = format!(
+            "  0: {}:0050 00000000000000000000000000000000:0000 0A 0:0 00:0 0 0 0 1234",
+            "é".repeat(16)
+        );
+        let mut out = HashMap::new();
+        parse_socket_table(&format!("header\n{line}\n"), "tcp", true, &mut out);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn parses_socket_tables_as_the_kernel_prints_them() {
