@@ -111,7 +111,7 @@ pub struct LteArgs {
     /// What happens: normal, migration, scale-out, load-swing, genuine-restart (normal variations), or an attack:
     /// sgw-hijack, false-ddn, fake-pgw-restart. Repeat to concatenate stretches in order.
     #[arg(long, value_enum, default_values = ["normal"], num_args = 1..)]
-    pub scenario: Vec<LteScenario>,
+    pub scenario: Vec<crate::workload::lte::Scenario>,
     /// Intervals per scenario stretch.
     #[arg(long, default_value_t = 60)]
     pub intervals: usize,
@@ -126,43 +126,6 @@ pub struct LteArgs {
     pub seed: u64,
 }
 
-/// `--scenario`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LteScenario {
-    /// Steady normal operation.
-    Normal,
-    /// Every service moves to other hosts.
-    Migration,
-    /// eNB and SPGW-U scale out.
-    ScaleOut,
-    /// Load swings.
-    LoadSwing,
-    /// Genuine SPGW restarts.
-    GenuineRestart,
-    /// Attack: user-plane hijack.
-    SgwHijack,
-    /// Attack: false downlink data notifications.
-    FalseDdn,
-    /// Attack: fake PGW-restart notification.
-    FakePgwRestart,
-}
-
-impl From<LteScenario> for crate::workload::lte::Scenario {
-    fn from(s: LteScenario) -> Self {
-        use crate::workload::lte::Scenario as S;
-        match s {
-            LteScenario::Normal => S::Normal,
-            LteScenario::Migration => S::Migration,
-            LteScenario::ScaleOut => S::ScaleOut,
-            LteScenario::LoadSwing => S::LoadSwing,
-            LteScenario::GenuineRestart => S::GenuineRestart,
-            LteScenario::SgwHijack => S::SgwHijack,
-            LteScenario::FalseDdn => S::FalseDdn,
-            LteScenario::FakePgwRestart => S::FakePgwRestart,
-        }
-    }
-}
-
 /// Generates exchange events of the LTE-like core.
 pub fn lte_cmd(args: &LteArgs) -> anyhow::Result<usize> {
     let interval_ns = u64::try_from(args.interval.as_nanos()).unwrap_or(u64::MAX).max(1);
@@ -170,7 +133,7 @@ pub fn lte_cmd(args: &LteArgs) -> anyhow::Result<usize> {
     let mut t0 = args.start.saturating_mul(1_000_000_000);
     for (i, s) in args.scenario.iter().enumerate() {
         events.extend(crate::workload::lte::events(
-            (*s).into(),
+            *s,
             t0,
             args.intervals,
             interval_ns,

@@ -20,7 +20,8 @@ use spanguard_processor::graph::roles::fnv1a;
 use super::rng::Rng;
 
 /// What happens in a stretch of intervals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Also the `--scenario` values of `spanguard generate lte` (kebab-case: sgw-hijack, false-ddn, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// Steady normal operation with ordinary load variation.
     Normal,
