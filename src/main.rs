@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use spanguard::cmd;
 use spanguard_config::{Config, LogEncoding};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc rather than glibc's malloc: decoding OTLP allocates a string per attribute key and value, freed on
 /// another thread after export; glibc's arenas spent a fifth of the pass-through's CPU in malloc/free and
@@ -105,21 +108,23 @@ enum GenerateCommand {
 }
 
 fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // `RUST_LOG` directives (`info,spanguard_exporter=debug`) override the configured level. `Targets` parses
+    // them without a regex engine, which keeps a cold build of the binary lighter.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .or_else(|| level.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let json = match flag {
         Some(LogFormat::Json) => true,
         Some(LogFormat::Console) => false,
         None => encoding == LogEncoding::Json,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     if json {
-        builder.json().init();
+        builder.json().finish().with(filter).init();
     } else {
-        builder.init();
+        builder.finish().with(filter).init();
     }
 }
 
