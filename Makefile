@@ -5,15 +5,15 @@ setup:
 	@scripts/setup
 
 # The main job: the embedded demo (pipeline on loopback, live workload, both detectors, both attacks; no external
-# service). The dev profile shares its build with `make test`. Options: make demo ARGS="--forward http://jaeger:4317".
+# service), built with the quick `demo` profile (Cargo.toml). Options: make demo ARGS="--forward http://jaeger:4317".
 # On a fresh clone the build is most of the wait, so the Python side installs alongside it.
 demo:
 	@scripts/setup system
 	@scripts/setup python > .setup.log 2>&1 & setup=$$!; \
-	cargo build --bin spanguard; built=$$?; \
+	cargo build --profile demo --bin spanguard; built=$$?; \
 	wait $$setup; installed=$$?; cat .setup.log; rm -f .setup.log; \
 	[ $$built = 0 ] && [ $$installed = 0 ]
-	eval "$$(scripts/env)" && cargo run --bin spanguard -- demo $(ARGS)
+	eval "$$(scripts/env)" && cargo run --profile demo --bin spanguard -- demo $(ARGS)
 
 # spanguard as a pass-through hop on the standard OTLP ports (Ctrl-C to stop).
 run: setup
