@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::ConfigError;
+use crate::{ClientTls, ConfigError};
 
 /// One configured exporter; the YAML key's type part (`otlp`, `otlphttp`, `file`, `debug`, before any `/name`)
 /// selects the variant.
@@ -58,6 +58,10 @@ pub struct OtlpExporterConfig {
     /// Extra request metadata, e.g. an `authorization` header.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// How an `https://` endpoint is verified (CA, client certificate, server name); `https://` without it
+    /// verifies against the system's roots.
+    #[serde(default)]
+    pub tls: Option<ClientTls>,
     /// How spans are grouped into requests.
     #[serde(default)]
     pub batch: BatchConfig,
@@ -102,6 +106,10 @@ pub struct OtlpHttpExporterConfig {
     /// Extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// How an `https://` endpoint is verified (CA, client certificate, server name); `https://` without it
+    /// verifies against the system's roots.
+    #[serde(default)]
+    pub tls: Option<ClientTls>,
     /// How spans are grouped into requests.
     #[serde(default)]
     pub batch: BatchConfig,
@@ -290,6 +298,24 @@ fn check_url(path: &str, url: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// TLS follows the URL's scheme, as in the collector: `https://` is verified TLS, `http://` is plaintext, and a
+/// `tls` block on an `http://` URL is a mistake worth stopping for (the user meant TLS and would not get it).
+fn check_tls(path: &str, url_key: &str, url: &str, tls: Option<&ClientTls>) -> Result<(), ConfigError> {
+    let tls_path = format!("{path}.tls");
+    if !url.starts_with("https://") {
+        return match tls {
+            Some(_) => Err(ConfigError::key(
+                format!("{path}.{url_key}"),
+                format!("{url:?} is plaintext but a tls block is set: write https://, or remove tls"),
+            )),
+            None => Ok(()),
+        };
+    }
+    let tls = tls.cloned().unwrap_or_default();
+    tls.server_name(&tls_path)?;
+    tls.load(&tls_path).map(|_| ())
+}
+
 fn check_delivery(
     path: &str,
     batch: &BatchConfig,
@@ -334,18 +360,23 @@ impl ExporterConfig {
         let (b, q, r) = self.delivery();
         check_delivery(path, b, q, r)?;
         match self {
-            ExporterConfig::Otlp(c) => check_url(&format!("{path}.endpoint"), &c.endpoint),
+            ExporterConfig::Otlp(c) => {
+                check_url(&format!("{path}.endpoint"), &c.endpoint)?;
+                check_tls(path, "endpoint", &c.endpoint, c.tls.as_ref())
+            }
             ExporterConfig::OtlpHttp(c) => {
-                if let Some(t) = &c.traces_endpoint {
-                    check_url(&format!("{path}.traces_endpoint"), t)
+                let (key, url) = if let Some(t) = &c.traces_endpoint {
+                    ("traces_endpoint", t)
                 } else if let Some(e) = &c.endpoint {
-                    check_url(&format!("{path}.endpoint"), e)
+                    ("endpoint", e)
                 } else {
-                    Err(ConfigError::key(
+                    return Err(ConfigError::key(
                         format!("{path}.endpoint"),
                         "is required (or traces_endpoint), e.g. \"http://127.0.0.1:4318\"",
-                    ))
-                }
+                    ));
+                };
+                check_url(&format!("{path}.{key}"), url)?;
+                check_tls(path, key, url, c.tls.as_ref())
             }
             ExporterConfig::File(c) => {
                 if c.path.as_os_str().is_empty() {

@@ -18,6 +18,7 @@ mod load;
 mod processor;
 mod receiver;
 mod service;
+mod tls;
 mod units;
 
 pub use error::ConfigError;
@@ -29,4 +30,5 @@ pub use load::{Config, Named};
 pub use processor::{AnomalyConfig, EventSource, EventsConfig, FrequencyConfig, GraphConfig, WindowConfig};
 pub use receiver::{AuthConfig, GrpcProtocol, HttpProtocol, LimitsConfig, OtlpReceiverConfig, Protocols};
 pub use service::{LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, Pipelines, ServiceConfig, TelemetryConfig};
+pub use tls::{ClientTls, ServerTls};
 pub use units::ByteSize;

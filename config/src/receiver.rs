@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use crate::ByteSize;
+use crate::{ByteSize, ServerTls};
 
 /// `receivers.otlp`: OTLP over gRPC and HTTP, exactly as the collector's `otlp` receiver accepts it.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +93,9 @@ pub struct GrpcProtocol {
     /// `host:port` to listen on.
     #[serde(default = "default_grpc_endpoint")]
     pub endpoint: String,
+    /// Serve TLS (and with `client_ca_file`, mutual TLS) instead of plaintext.
+    #[serde(default)]
+    pub tls: Option<ServerTls>,
 }
 
 /// `receivers.otlp.protocols.http`.
@@ -102,12 +105,16 @@ pub struct HttpProtocol {
     /// `host:port` to listen on.
     #[serde(default = "default_http_endpoint")]
     pub endpoint: String,
+    /// Serve TLS (and with `client_ca_file`, mutual TLS) instead of plaintext.
+    #[serde(default)]
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for GrpcProtocol {
     fn default() -> Self {
         Self {
             endpoint: default_grpc_endpoint(),
+            tls: None,
         }
     }
 }
@@ -116,6 +123,7 @@ impl Default for HttpProtocol {
     fn default() -> Self {
         Self {
             endpoint: default_http_endpoint(),
+            tls: None,
         }
     }
 }
@@ -162,9 +170,15 @@ impl OtlpReceiverConfig {
         }
         if let Some(g) = &self.protocols.grpc {
             crate::load::check_listen_endpoint(&format!("{path}.protocols.grpc.endpoint"), &g.endpoint)?;
+            if let Some(tls) = &g.tls {
+                tls.load(&format!("{path}.protocols.grpc.tls"), &[])?;
+            }
         }
         if let Some(h) = &self.protocols.http {
             crate::load::check_listen_endpoint(&format!("{path}.protocols.http.endpoint"), &h.endpoint)?;
+            if let Some(tls) = &h.tls {
+                tls.load(&format!("{path}.protocols.http.tls"), &[])?;
+            }
         }
         if self.max_request_bytes.0 < 1024 {
             return Err(crate::ConfigError::key(

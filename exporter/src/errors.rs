@@ -6,6 +6,9 @@ pub enum ExporterError {
     /// The endpoint cannot be used.
     #[error("exporters.{name}.endpoint: {message}")]
     Endpoint { name: String, message: String },
+    /// The TLS settings cannot be used (the message names the key).
+    #[error("{0}")]
+    Tls(String),
     /// The output file cannot be opened.
     #[error("exporters.{name}.path: cannot open {path}: {source}")]
     File {

@@ -72,11 +72,6 @@ impl GrpcClient {
             name: name.to_owned(),
             message,
         };
-        if c.endpoint.starts_with("https://") {
-            return Err(bad(
-                "https:// endpoints need TLS, which this build does not include; use http://".into(),
-            ));
-        }
         let endpoint = Endpoint::from_shared(c.endpoint.clone())
             .map_err(|e| bad(format!("{:?} is not a valid URL: {e}", c.endpoint)))?
             .connect_timeout(Duration::from_secs(5))
@@ -85,7 +80,16 @@ impl GrpcClient {
             // dozens of window updates. The peer's receive window still bounds what is in flight.
             .initial_stream_window_size(8 << 20)
             .initial_connection_window_size(16 << 20);
-        let channel = endpoint.connect_lazy();
+        // https:// goes through rustls (`exporters.<name>.tls`); the plaintext path keeps tonic's own connector.
+        let channel = if c.endpoint.starts_with("https://") {
+            endpoint.connect_with_connector_lazy(crate::tls::https_connector(
+                name,
+                c.tls.as_ref(),
+                crate::tls::Alpn::H2,
+            )?)
+        } else {
+            endpoint.connect_lazy()
+        };
         let mut grpc = tonic::client::Grpc::new(channel)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(4 << 20);

@@ -5,6 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -14,9 +15,25 @@ use spanguard_config::{HttpEncoding, OtlpHttpExporterConfig};
 
 use crate::{ExportError, ExporterError};
 
+/// Plaintext or TLS: the two hyper clients differ in type but answer with the same future.
+#[derive(Clone)]
+enum Transport {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    Tls(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+impl Transport {
+    fn request(&self, req: http::Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            Transport::Plain(c) => c.request(req),
+            Transport::Tls(c) => c.request(req),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Transport,
     url: http::Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
     encoding: HttpEncoding,
@@ -31,11 +48,6 @@ impl HttpClient {
             message,
         };
         let url_text = c.url();
-        if url_text.starts_with("https://") {
-            return Err(bad(
-                "https:// endpoints need TLS, which this build does not include; use http://".into(),
-            ));
-        }
         let url: http::Uri = url_text
             .parse()
             .map_err(|e| bad(format!("{url_text:?} is not a valid URL: {e}")))?;
@@ -45,11 +57,14 @@ impl HttpClient {
             let value = HeaderValue::from_str(v).map_err(|_| bad(format!("header {k:?} has an invalid value")))?;
             headers.push((key, value));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = if url_text.starts_with("https://") {
+            let https = crate::tls::https_connector(name, c.tls.as_ref(), crate::tls::Alpn::Any)?;
+            Transport::Tls(Client::builder(TokioExecutor::new()).build(https))
+        } else {
+            Transport::Plain(Client::builder(TokioExecutor::new()).build(crate::tls::tcp_connector()))
+        };
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
             url,
             headers,
             encoding: c.encoding,

@@ -18,6 +18,7 @@ mod http;
 mod metrics;
 mod pool;
 mod retry;
+mod tls;
 
 pub(crate) use client::{Client, Payload};
 pub use errors::{ExportError, ExporterError};

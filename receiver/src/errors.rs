@@ -9,6 +9,9 @@ pub enum ReceiverError {
         #[source]
         source: std::io::Error,
     },
+    /// A TLS certificate or key could not be loaded (the message names the config key).
+    #[error("{0}")]
+    Tls(#[from] spanguard_config::ConfigError),
     /// The gRPC server failed while serving.
     #[error("OTLP/gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),

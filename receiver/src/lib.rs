@@ -15,6 +15,7 @@ mod http;
 pub mod limits;
 mod rpc_status;
 mod server;
+mod tls;
 
 pub use admission::{Admission, Admitted, Protocol, Refusal};
 pub use decode::{decode_request, inflate, DecodeError, Encoding};

@@ -1,7 +1,10 @@
 use std::net::SocketAddr;
 
-use spanguard_config::OtlpReceiverConfig;
-use spanguard_telemetry::Registry;
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use spanguard_config::{OtlpReceiverConfig, ServerTls};
+use spanguard_telemetry::{names, Counter, Registry};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -13,14 +16,22 @@ pub struct OtlpReceiver {
     name: String,
     config: OtlpReceiverConfig,
     admission: Admission,
+    handshake_failures: [Counter; 2],
 }
 
 /// A receiver whose sockets are bound (so tests can ask for port 0 and learn the real port), ready to serve.
 pub struct BoundReceiver {
-    grpc: Option<TcpListener>,
-    http: Option<TcpListener>,
+    grpc: Option<Listening>,
+    http: Option<Listening>,
     admission: Admission,
     max_request_bytes: usize,
+}
+
+/// A bound socket and, when configured, the TLS it terminates.
+struct Listening {
+    listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+    handshake_failures: Counter,
 }
 
 impl OtlpReceiver {
@@ -31,35 +42,39 @@ impl OtlpReceiver {
             .as_ref()
             .and_then(|a| crate::auth::BearerToken::new(&a.bearer_token));
         let limits = config.limits.clone();
+        let handshake_failures = ["grpc", "http"].map(|protocol| {
+            registry.counter(
+                names::RECEIVER_REFUSED_CONNECTIONS,
+                "Connections refused by a receiver before any request, by reason.",
+                &[("protocol", protocol), ("reason", "tls_handshake")],
+            )
+        });
         Self {
             name: name.to_owned(),
             config,
             admission: Admission::new(tx, registry).with_token(token).with_limits(limits),
+            handshake_failures,
         }
     }
 
-    /// Binds the configured endpoints.
+    /// Binds the configured endpoints and loads their TLS certificates.
     pub async fn bind(self) -> Result<BoundReceiver, ReceiverError> {
-        let bind = |endpoint: String, key: String| async move {
-            TcpListener::bind(&endpoint)
-                .await
-                .map_err(|source| ReceiverError::Bind { endpoint, key, source })
-        };
+        let [grpc_failures, http_failures] = self.handshake_failures.clone();
         let grpc = match &self.config.protocols.grpc {
             Some(g) => Some(
-                bind(
-                    g.endpoint.clone(),
-                    format!("receivers.{}.protocols.grpc.endpoint", self.name),
-                )
-                .await?,
+                self.listen("grpc", &g.endpoint, g.tls.as_ref(), &[b"h2"], grpc_failures)
+                    .await?,
             ),
             None => None,
         };
         let http = match &self.config.protocols.http {
             Some(h) => Some(
-                bind(
-                    h.endpoint.clone(),
-                    format!("receivers.{}.protocols.http.endpoint", self.name),
+                self.listen(
+                    "http",
+                    &h.endpoint,
+                    h.tls.as_ref(),
+                    &[b"h2", b"http/1.1"],
+                    http_failures,
                 )
                 .await?,
             ),
@@ -72,43 +87,99 @@ impl OtlpReceiver {
             max_request_bytes: usize::try_from(self.config.max_request_bytes.0).unwrap_or(usize::MAX),
         })
     }
+
+    async fn listen(
+        &self,
+        protocol: &str,
+        endpoint: &str,
+        tls: Option<&ServerTls>,
+        alpn: &[&[u8]],
+        handshake_failures: Counter,
+    ) -> Result<Listening, ReceiverError> {
+        let key = format!("receivers.{}.protocols.{protocol}", self.name);
+        let tls = tls.map(|t| t.load(&format!("{key}.tls"), alpn)).transpose()?;
+        let listener = TcpListener::bind(endpoint)
+            .await
+            .map_err(|source| ReceiverError::Bind {
+                endpoint: endpoint.to_owned(),
+                key: format!("{key}.endpoint"),
+                source,
+            })?;
+        Ok(Listening {
+            listener,
+            tls,
+            handshake_failures,
+        })
+    }
 }
 
 impl BoundReceiver {
     /// The gRPC listen address, if served.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
+        self.grpc.as_ref().and_then(|l| l.listener.local_addr().ok())
     }
 
     /// The HTTP listen address, if served.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().and_then(|l| l.local_addr().ok())
+        self.http.as_ref().and_then(|l| l.listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting and finishes requests in flight.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), ReceiverError> {
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(listener) = self.grpc {
-            tracing::info!(addr = ?listener.local_addr().ok(), "OTLP/gRPC receiver listening");
+        if let Some(Listening {
+            listener,
+            tls,
+            handshake_failures,
+        }) = self.grpc
+        {
+            tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "OTLP/gRPC receiver listening");
             let svc = crate::grpc::TraceServiceServer::new(self.admission.clone(), self.max_request_bytes);
             let stop = shutdown.clone();
+            let server = grpc_server().add_service(svc);
             tasks.spawn(async move {
-                grpc_server()
-                    .add_service(svc)
-                    .serve_with_incoming_shutdown(incoming(listener), stop.cancelled_owned())
-                    .await
-                    .map_err(ReceiverError::Grpc)
+                match tls {
+                    None => server
+                        .serve_with_incoming_shutdown(incoming(listener), stop.cancelled_owned())
+                        .await
+                        .map_err(ReceiverError::Grpc),
+                    Some(config) => {
+                        use tokio_stream::StreamExt;
+                        let ready = crate::tls::accept(listener, config, handshake_failures, stop.clone());
+                        let conns = tokio_stream::wrappers::ReceiverStream::new(ready)
+                            .map(|(conn, _peer)| Ok::<_, std::io::Error>(conn));
+                        server
+                            .serve_with_incoming_shutdown(conns, stop.cancelled_owned())
+                            .await
+                            .map_err(ReceiverError::Grpc)
+                    }
+                }
             });
         }
-        if let Some(listener) = self.http {
-            tracing::info!(addr = ?listener.local_addr().ok(), "OTLP/HTTP receiver listening");
+        if let Some(Listening {
+            listener,
+            tls,
+            handshake_failures,
+        }) = self.http
+        {
+            tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "OTLP/HTTP receiver listening");
             let app = crate::http::router(self.admission.clone(), self.max_request_bytes);
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                    .map_err(ReceiverError::Http)
+                match tls {
+                    None => axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await
+                        .map_err(ReceiverError::Http),
+                    Some(config) => {
+                        let local = listener.local_addr().map_err(ReceiverError::Http)?;
+                        let ready = crate::tls::accept(listener, config, handshake_failures, stop.clone());
+                        axum::serve(crate::tls::TlsListener { ready, local }, app)
+                            .with_graceful_shutdown(stop.cancelled_owned())
+                            .await
+                            .map_err(ReceiverError::Http)
+                    }
+                }
             });
         }
         while let Some(res) = tasks.join_next().await {

@@ -8,6 +8,9 @@ pub const RECEIVER_REFUSED_SPANS: &str = "spanguard_receiver_refused_spans_total
 /// Requests refused by a receiver (labels `protocol`, `reason`: backpressure, malformed, too_large,
 /// unsupported_media_type, unauthenticated).
 pub const RECEIVER_REFUSED_REQUESTS: &str = "spanguard_receiver_refused_requests_total";
+/// Connections a receiver closed before any request (labels `protocol`, `reason`: tls_handshake — a failed or
+/// timed-out TLS handshake, e.g. a plaintext client, an untrusted or missing client certificate).
+pub const RECEIVER_REFUSED_CONNECTIONS: &str = "spanguard_receiver_refused_connections_total";
 /// What a receiver truncated to its limits (labels `protocol`, `what`: attributes — dropped beyond
 /// `max_attributes_per_span`; attribute_values — strings cut to `max_attribute_value_length`).
 pub const RECEIVER_TRUNCATED: &str = "spanguard_receiver_truncated_total";
