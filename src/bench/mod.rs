@@ -44,6 +44,8 @@ pub struct BenchOptions {
     pub trace_wait: Duration,
     /// Models for (c): a directory with `frequency.json` and `graph/`; trained into a scratch directory if absent.
     pub models: Option<PathBuf>,
+    /// Soak instead: only (c), for `duration`, with spanguard's memory sampled throughout (see [`soak_report`]).
+    pub soak: bool,
 }
 
 /// One run's measurements.
@@ -75,6 +77,8 @@ pub struct RunResult {
     pub max_assembling: f64,
     /// …batches queued for export.
     pub max_export_queue: f64,
+    /// spanguard's RSS while measuring: (seconds since the measured time began, bytes), every half second.
+    pub rss_samples: Vec<(f64, u64)>,
 }
 
 impl RunResult {
@@ -129,6 +133,21 @@ pub async fn run(o: &BenchOptions) -> anyhow::Result<Vec<RunResult>> {
         o.rate.map(|r| format!("target {r:.0} spans/s")).unwrap_or_else(|| "as fast as acknowledged".into())
     );
     let seq = Arc::new(AtomicU64::new(1));
+    if o.soak {
+        let compression = o.compressions.first().copied().unwrap_or_default();
+        let r = through_spanguard(
+            o,
+            &template,
+            &seq,
+            compression,
+            Some(models.as_path()),
+            scratch.path.as_path(),
+        )
+        .await?;
+        println!("\n{}", header());
+        print_row(&r);
+        return Ok(vec![r]);
+    }
     let mut results = vec![direct(o, &template, &seq).await?];
     print_row(&results[0]);
     for &c in &o.compressions {
@@ -243,6 +262,7 @@ async fn through_spanguard(
     let mut max_in_flight = 0.0f64;
     let mut max_export_queue = 0.0f64;
     let mut max_held = 0.0f64;
+    let mut rss_samples = Vec::new();
     while t0.elapsed() < o.duration {
         tokio::time::sleep(Duration::from_millis(500).min(o.duration)).await;
         let assembling = sg.metric(spanguard_telemetry::names::PROCESSOR_SPANS_IN_FLIGHT);
@@ -252,6 +272,16 @@ async fn through_spanguard(
         // Spans held: being assembled, plus the export queue's batches (full batches: an upper bound).
         let held = assembling + queued * BATCH as f64;
         let (rss, _) = sg.rss();
+        rss_samples.push((t0.elapsed().as_secs_f64(), rss));
+        if o.soak && rss_samples.len() % 120 == 0 {
+            println!(
+                "  {:>4.0} s: RSS {} MiB, {} spans delivered",
+                t0.elapsed().as_secs_f64(),
+                rss >> 20,
+                sink.span_count()
+            );
+            let _ = std::io::stdout().flush();
+        }
         if held > max_held && held > 10_000.0 {
             max_held = held;
             let encoded = template.encoded_len() as f64 / template.spans as f64;
@@ -287,6 +317,7 @@ async fn through_spanguard(
         refused: counts.refused.load(std::sync::atomic::Ordering::Relaxed),
         max_assembling: max_in_flight,
         max_export_queue,
+        rss_samples,
     })
 }
 
@@ -356,6 +387,59 @@ fn print_row(r: &RunResult) {
         );
     }
     let _ = std::io::stdout().flush();
+}
+
+/// A soak's verdict on memory: the median RSS of each minute, and whether it stayed flat — the last minute's
+/// median within max(16 MiB, 10 %) of the second minute's (the first minute is the allocator and the queues
+/// filling up to their working size). Last line: `SOAK minutes=… rss_first_mib=… rss_last_mib=… flat=… lost=…`.
+pub fn soak_report(r: &RunResult) -> (String, bool) {
+    let mut minutes: Vec<Vec<u64>> = Vec::new();
+    for &(t, rss) in &r.rss_samples {
+        let m = t as usize / 60;
+        if minutes.len() <= m {
+            minutes.resize(m + 1, Vec::new());
+        }
+        minutes[m].push(rss);
+    }
+    let medians: Vec<u64> = minutes
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .map(|mut m| {
+            m.sort_unstable();
+            m[m.len() / 2]
+        })
+        .collect();
+    let mut out = String::from("memory by minute (median RSS):");
+    for (i, m) in medians.iter().enumerate() {
+        out.push_str(&format!(" {}:{}", i + 1, m >> 20));
+    }
+    out.push_str(" MiB\n");
+    let baseline = medians.get(1).or(medians.first()).copied().unwrap_or(0);
+    let last = medians.last().copied().unwrap_or(0);
+    let allowance = (16u64 << 20).max(baseline / 10);
+    let flat = medians.len() >= 2 && last <= baseline + allowance;
+    let lost = r.acked.saturating_sub(r.delivered);
+    out.push_str(&format!(
+        "flat memory: {} (last minute {} MiB vs second minute {} MiB, allowance {} MiB); nothing lost: {}\n",
+        if flat { "yes" } else { "NO" },
+        last >> 20,
+        baseline >> 20,
+        allowance >> 20,
+        if lost == 0 {
+            "yes".to_owned()
+        } else {
+            format!("NO, {lost} spans missing")
+        }
+    ));
+    out.push_str(&format!(
+        "SOAK minutes={} spans={} rss_first_mib={} rss_last_mib={} flat={} lost={lost}",
+        medians.len(),
+        r.delivered,
+        baseline >> 20,
+        last >> 20,
+        flat
+    ));
+    (out, flat && lost == 0)
 }
 
 /// The summary: ratios, then the machine-readable last line.

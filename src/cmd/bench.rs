@@ -47,6 +47,11 @@ pub struct BenchArgs {
     /// trained first when absent.
     #[arg(long)]
     pub models: Option<PathBuf>,
+    /// Soak: only the detectors run, for --duration (e.g. 10m; best with a --rate below capacity), with
+    /// spanguard's memory sampled every half second; ends with the median RSS of each minute, whether it stayed
+    /// flat, and a `SOAK …` line. Exits non-zero when memory grew or a span was lost.
+    #[arg(long)]
+    pub soak: bool,
 }
 
 /// Runs the benchmark; prints the table, the ratios and the RESULT line.
@@ -87,12 +92,21 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
         dataset: args.dataset.clone(),
         trace_wait: args.trace_wait,
         models: args.models.clone(),
+        soak: args.soak,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let results = rt.block_on(crate::bench::run(&options))?;
+    if args.soak {
+        let Some(run) = results.first() else {
+            anyhow::bail!("the soak produced no run");
+        };
+        let (report, ok) = crate::bench::soak_report(run);
+        println!("\n{report}");
+        return Ok(ok);
+    }
     println!("\n{}", crate::bench::summary(&results));
     Ok(results.iter().all(|r| r.lossless()))
 }
