@@ -389,7 +389,7 @@ fn print_row(r: &RunResult) {
     let _ = std::io::stdout().flush();
 }
 
-/// A soak's verdict on memory: the median RSS of each minute, and whether it stayed flat — the last minute's
+/// A soak's verdict on memory: the median RSS of each full minute, and whether it stayed flat — the last minute's
 /// median within max(16 MiB, 10 %) of the second minute's (the first minute is the allocator and the queues
 /// filling up to their working size). Last line: `SOAK minutes=… rss_first_mib=… rss_last_mib=… flat=… lost=…`.
 pub fn soak_report(r: &RunResult) -> (String, bool) {
@@ -401,9 +401,11 @@ pub fn soak_report(r: &RunResult) -> (String, bool) {
         }
         minutes[m].push(rss);
     }
+    // A minute with under half its samples is the tail end of the run (the last sample lands just past the
+    // duration): one sample is not a minute's median.
     let medians: Vec<u64> = minutes
         .into_iter()
-        .filter(|m| !m.is_empty())
+        .filter(|m| m.len() >= 60)
         .map(|mut m| {
             m.sort_unstable();
             m[m.len() / 2]
@@ -487,4 +489,52 @@ pub fn summary(results: &[RunResult]) -> String {
         primary("detectors"),
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn soak(rss_at: impl Fn(f64) -> u64, seconds: u32) -> RunResult {
+        RunResult {
+            acked: 100,
+            delivered: 100,
+            rss_samples: (0..seconds * 2)
+                .map(|i| f64::from(i) / 2.0)
+                .chain([f64::from(seconds) + 0.2])
+                .map(|t| (t, rss_at(t)))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_soak_is_flat_only_when_memory_stops_growing_after_the_first_minute() {
+        const MIB: u64 = 1 << 20;
+        // Filling up in the first minute, then steady with noise; the single sample past the end is ignored.
+        let steady = soak(
+            |t| {
+                if t < 60.0 {
+                    100 * MIB
+                } else {
+                    180 * MIB + (t as u64 % 7) * MIB
+                }
+            },
+            600,
+        );
+        let (report, ok) = soak_report(&steady);
+        assert!(ok, "{report}");
+        assert!(report.contains("SOAK minutes=10 "), "{report}");
+        // A leak of 5 MiB a minute: 40 MiB over minutes 2..10, beyond the 18 MiB allowance.
+        let leaking = soak(|t| 180 * MIB + (t / 12.0) as u64 * MIB, 600);
+        let (report, ok) = soak_report(&leaking);
+        assert!(!ok, "{report}");
+        assert!(report.contains("flat=false"), "{report}");
+        // Lost spans fail the soak even with flat memory.
+        let lossy = RunResult {
+            delivered: 99,
+            ..steady
+        };
+        assert!(!soak_report(&lossy).1);
+    }
 }
