@@ -6,10 +6,11 @@ setup:
 
 # The main job: the embedded demo (pipeline on loopback, live workload, both detectors, both attacks; no external
 # service), built with the quick `demo` profile (Cargo.toml). Options: make demo ARGS="--forward http://jaeger:4317".
-# On a fresh clone the build is most of the wait, so the Python side installs alongside it.
+# On a fresh clone the build is most of the wait, so ONNX Runtime (all the demo needs from PyPI) installs
+# alongside it; `make test` installs the rest.
 demo:
 	@scripts/setup system
-	@scripts/setup python > .setup.log 2>&1 & setup=$$!; \
+	@scripts/setup runtime > .setup.log 2>&1 & setup=$$!; \
 	cargo build --profile demo --bin spanguard; built=$$?; \
 	wait $$setup; installed=$$?; cat .setup.log; rm -f .setup.log; \
 	[ $$built = 0 ] && [ $$installed = 0 ]
