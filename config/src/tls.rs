@@ -137,8 +137,24 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// PEM files are a few KiB; reading stops past this, so a path like `/dev/zero` is an error, not an
+/// out-of-memory.
+const MAX_PEM_BYTES: u64 = 1 << 20;
+
 fn read(key: &str, file: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(file).map_err(|e| ConfigError::key(key, format!("cannot read {}: {e}", file.display())))
+    use std::io::Read;
+    let cannot = |e: std::io::Error| ConfigError::key(key, format!("cannot read {}: {e}", file.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(ConfigError::key(
+            key,
+            format!("{} is larger than 1 MiB: not a PEM certificate or key", file.display()),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn certs(key: &str, file: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
@@ -229,6 +245,17 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_not_read_into_memory() {
+        let tls = ClientTls {
+            ca_file: Some("/dev/zero".into()),
+            ..ClientTls::default()
+        };
+        let err = tls.load("exporters.otlp.tls").unwrap_err().to_string();
+        assert!(err.contains("exporters.otlp.tls.ca_file"), "{err}");
+        assert!(err.contains("larger than 1 MiB"), "{err}");
     }
 
     #[test]
