@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use prost::Message;
 use spanguard_config::{DebugVerbosity, ExporterConfig, HttpEncoding};
 
 use crate::grpc::GrpcClient;
@@ -66,10 +65,10 @@ impl Client {
     /// Encodes a batch for this client.
     pub fn prepare(&self, batch: Request) -> Payload {
         match self {
-            Client::Grpc(_) => Payload::Bytes(batch.encode_to_vec().into()),
+            Client::Grpc(_) => Payload::Bytes(crate::encode::encode_request(&batch).into()),
             Client::Http(h) => {
                 let raw = match h.encoding() {
-                    HttpEncoding::Proto => batch.encode_to_vec(),
+                    HttpEncoding::Proto => crate::encode::encode_request(&batch),
                     HttpEncoding::Json => serde_json::to_vec(&batch).unwrap_or_default(),
                 };
                 Payload::Bytes(if h.gzip() { gzip(&raw) } else { raw }.into())

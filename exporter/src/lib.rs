@@ -12,6 +12,7 @@
 
 mod batch;
 mod client;
+mod encode;
 mod errors;
 mod grpc;
 mod http;
