@@ -80,6 +80,19 @@ fn mtls_receiver_config(pki: &Pki, sink_url: &str) -> spanguard_config::Config {
     common::parse(&text)
 }
 
+/// A sink behind a spanguard whose receivers require mutual TLS.
+async fn mtls_downstream(pki: &Pki) -> (Sink, spanguard::pipeline::Running) {
+    let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
+    let running = spanguard::pipeline::start(
+        &mtls_receiver_config(pki, &sink.url()),
+        Vec::new(),
+        spanguard_telemetry::Registry::new(),
+    )
+    .await
+    .unwrap();
+    (sink, running)
+}
+
 fn python(args: &[&str]) -> (String, String) {
     let out = Command::new(common::python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/tls_client.py"))
@@ -163,14 +176,7 @@ async fn mutual_tls_receiver_admits_only_clients_of_the_trusted_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exporters_speak_tls_and_present_their_client_certificate() {
     let pki = Pki::new();
-    let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
-    let downstream = spanguard::pipeline::start(
-        &mtls_receiver_config(&pki, &sink.url()),
-        Vec::new(),
-        spanguard_telemetry::Registry::new(),
-    )
-    .await
-    .unwrap();
+    let (sink, downstream) = mtls_downstream(&pki).await;
 
     // Upstream spanguard: plaintext in, both exporters out over mutual TLS to the downstream one. The gRPC
     // exporter dials by IP and verifies the name `localhost` (server_name_override); OTLP/HTTP verifies the IP.
@@ -229,14 +235,7 @@ service:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exporter_refuses_a_peer_it_cannot_verify() {
     let pki = Pki::new();
-    let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
-    let downstream = spanguard::pipeline::start(
-        &mtls_receiver_config(&pki, &sink.url()),
-        Vec::new(),
-        spanguard_telemetry::Registry::new(),
-    )
-    .await
-    .unwrap();
+    let (sink, downstream) = mtls_downstream(&pki).await;
     // Trusts only the rogue client's certificate as a CA: the downstream's server certificate does not verify.
     let text = common::config_text(&format!("https://127.0.0.1:{}", downstream.grpc_addrs[0].port())).replace(
         "    batch: { send_batch_size: 64, timeout: 50ms }\n",
