@@ -8,7 +8,7 @@ pub enum ExporterError {
     Endpoint { name: String, message: String },
     /// The TLS settings cannot be used (the message names the key).
     #[error("{0}")]
-    Tls(String),
+    Tls(#[from] spanguard_config::ConfigError),
     /// The output file cannot be opened.
     #[error("exporters.{name}.path: cannot open {path}: {source}")]
     File {

@@ -35,9 +35,8 @@ pub(crate) fn https_connector(
 ) -> Result<HttpsConnector<HttpConnector>, ExporterError> {
     let tls = tls.cloned().unwrap_or_default();
     let path = format!("exporters.{name}.tls");
-    let bad = |e: spanguard_config::ConfigError| ExporterError::Tls(e.to_string());
-    let config = tls.load(&path).map_err(bad)?;
-    let server_name = tls.server_name(&path).map_err(bad)?;
+    let config = tls.load(&path)?;
+    let server_name = tls.server_name(&path)?;
     let mut tcp = tcp_connector();
     tcp.enforce_http(false);
     let builder = hyper_rustls::HttpsConnectorBuilder::new()

@@ -16,7 +16,7 @@ pub struct OtlpReceiver {
     name: String,
     config: OtlpReceiverConfig,
     admission: Admission,
-    handshake_failures: [Counter; 2],
+    registry: Registry,
 }
 
 /// A receiver whose sockets are bound (so tests can ask for port 0 and learn the real port), ready to serve.
@@ -42,41 +42,24 @@ impl OtlpReceiver {
             .as_ref()
             .and_then(|a| crate::auth::BearerToken::new(&a.bearer_token));
         let limits = config.limits.clone();
-        let handshake_failures = ["grpc", "http"].map(|protocol| {
-            registry.counter(
-                names::RECEIVER_REFUSED_CONNECTIONS,
-                "Connections refused by a receiver before any request, by reason.",
-                &[("protocol", protocol), ("reason", "tls_handshake")],
-            )
-        });
         Self {
             name: name.to_owned(),
             config,
             admission: Admission::new(tx, registry).with_token(token).with_limits(limits),
-            handshake_failures,
+            registry: registry.clone(),
         }
     }
 
     /// Binds the configured endpoints and loads their TLS certificates.
     pub async fn bind(self) -> Result<BoundReceiver, ReceiverError> {
-        let [grpc_failures, http_failures] = self.handshake_failures.clone();
         let grpc = match &self.config.protocols.grpc {
-            Some(g) => Some(
-                self.listen("grpc", &g.endpoint, g.tls.as_ref(), &[b"h2"], grpc_failures)
-                    .await?,
-            ),
+            Some(g) => Some(self.listen("grpc", &g.endpoint, g.tls.as_ref(), &[b"h2"]).await?),
             None => None,
         };
         let http = match &self.config.protocols.http {
             Some(h) => Some(
-                self.listen(
-                    "http",
-                    &h.endpoint,
-                    h.tls.as_ref(),
-                    &[b"h2", b"http/1.1"],
-                    http_failures,
-                )
-                .await?,
+                self.listen("http", &h.endpoint, h.tls.as_ref(), &[b"h2", b"http/1.1"])
+                    .await?,
             ),
             None => None,
         };
@@ -94,9 +77,13 @@ impl OtlpReceiver {
         endpoint: &str,
         tls: Option<&ServerTls>,
         alpn: &[&[u8]],
-        handshake_failures: Counter,
     ) -> Result<Listening, ReceiverError> {
         let key = format!("receivers.{}.protocols.{protocol}", self.name);
+        let handshake_failures = self.registry.counter(
+            names::RECEIVER_REFUSED_CONNECTIONS,
+            "Connections refused by a receiver before any request, by reason.",
+            &[("protocol", protocol), ("reason", "tls_handshake")],
+        );
         let tls = tls.map(|t| t.load(&format!("{key}.tls"), alpn)).transpose()?;
         let listener = TcpListener::bind(endpoint)
             .await
