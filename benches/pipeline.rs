@@ -1,9 +1,11 @@
 //! The pass-through's hot paths, per request of 512 spans (64 traces × 8 spans, 10 attributes, OnlineBoutique
-//! shapes — the same load as `spanguard bench`): decode, split into records and assemble into traces, extract the
-//! call sequences, enrich with window attributes, regroup, encode. Where a hop spends its CPU shows here first.
+//! shapes — the same load as `spanguard bench`): scan the request into span records, assemble them into traces,
+//! extract the call sequences, enrich with window attributes, encode. Where a hop spends its CPU shows here
+//! first. `prost decode` is the full decode into owned types that the scan replaces, for comparison.
 //! `cargo bench --bench pipeline`; the frequency and graph benches cover scoring.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -12,26 +14,21 @@ use spanguard::bench::shape::{Shape, Template};
 use spanguard_processor::assembly::Assembler;
 use spanguard_processor::enrich::{enrich, window_attributes};
 use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
-use spanguard_processor::record::split_request;
-use spanguard_processor::regroup::regroup;
-use spanguard_processor::trace::trace_id_of;
-use spanguard_processor::{Trace, Window};
+use spanguard_processor::{Appended, SpanRecord, Trace, Window};
 use spanguard_receiver::{decode_request, Encoding};
 
 /// The binary's allocator, so the numbers are the pipeline's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn traces_of(template: &Template) -> Vec<Trace> {
+fn assemble(records: Vec<SpanRecord>) -> Vec<Trace> {
     let mut asm = Assembler::new(Duration::from_secs(1), 100_000, 1_000_000);
     let mut out = Vec::new();
     let now = Instant::now();
     let mut done = |t: Trace, _| out.push(t);
-    split_request(template.request.clone(), |r| {
-        if let Some(id) = trace_id_of(&r.span.trace_id) {
-            asm.add(id, r, now, &mut done);
-        }
-    });
+    for r in records {
+        asm.add(*r.trace_id(), r, now, &mut done);
+    }
     asm.drain(&mut done);
     out
 }
@@ -45,32 +42,20 @@ fn bench(c: &mut Criterion) {
     };
     let template = Template::from_dataset(&dataset, shape).expect("the dataset");
     let bytes = template.request(1, 1_800_000_000_000_000_000);
+    let records = decode_request(bytes.clone(), Encoding::Protobuf).expect("valid");
     let mut group = c.benchmark_group("pipeline (per 512-span request)");
     group.throughput(Throughput::Elements(template.spans as u64));
 
-    group.bench_function("decode (protobuf)", |b| {
-        b.iter(|| decode_request(std::hint::black_box(&bytes), Encoding::Protobuf).expect("valid"))
+    group.bench_function("decode (scan into records)", |b| {
+        b.iter(|| decode_request(std::hint::black_box(bytes.clone()), Encoding::Protobuf).expect("valid"))
     });
-    group.bench_function("split + assemble", |b| {
-        b.iter_batched(
-            || template.request.clone(),
-            |req| {
-                let mut asm = Assembler::new(Duration::from_secs(1), 100_000, 1_000_000);
-                let now = Instant::now();
-                let mut n = 0usize;
-                let mut done = |t: Trace, _| n += t.spans.len();
-                split_request(req, |r| {
-                    if let Some(id) = trace_id_of(&r.span.trace_id) {
-                        asm.add(id, r, now, &mut done);
-                    }
-                });
-                asm.drain(&mut done);
-                n
-            },
-            BatchSize::LargeInput,
-        )
+    group.bench_function("prost decode (for comparison)", |b| {
+        b.iter(|| spanguard_receiver::Request::decode(std::hint::black_box(&bytes[..])).expect("valid"))
     });
-    let traces = traces_of(&template);
+    group.bench_function("assemble", |b| {
+        b.iter_batched(|| records.clone(), assemble, BatchSize::LargeInput)
+    });
+    let traces = assemble(records.clone());
     group.bench_function("call sequences", |b| {
         let mut vocab = Vocabulary::new();
         let mut ex = SequenceExtractor::new();
@@ -80,27 +65,26 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("enrich + regroup", |b| {
+    group.bench_function("enrich", |b| {
         b.iter_batched(
             || Window::new("bench-1", 1, traces.clone(), false),
             |w| {
-                let attrs = window_attributes(&w, &[]);
-                regroup(enrich(w, &[], &attrs))
+                let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
+                enrich(w, &[], &attrs)
             },
             BatchSize::LargeInput,
         )
     });
     let enriched = {
         let w = Window::new("bench-1", 1, traces.clone(), false);
-        let attrs = window_attributes(&w, &[]);
-        regroup(enrich(w, &[], &attrs))
+        let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
+        enrich(w, &[], &attrs)
     };
     group.bench_function("encode (protobuf)", |b| {
-        b.iter(|| std::hint::black_box(&enriched).encode_to_vec())
+        b.iter(|| spanguard_otlp::encode_request(std::hint::black_box(&enriched)))
     });
     group.finish();
 }
-
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3));

@@ -5,69 +5,68 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::{span_count, Request};
+use spanguard_otlp::SpanRecord;
 
 /// A batch ready to send.
 pub(crate) struct Batch {
-    pub request: Request,
+    pub records: Vec<SpanRecord>,
     pub spans: usize,
 }
 
 /// Reads requests from `input`, sends batches to `queue`; on input close, flushes and returns (closing `queue`).
 pub(crate) async fn run_batcher(
-    mut input: mpsc::Receiver<Request>,
+    mut input: mpsc::Receiver<Vec<SpanRecord>>,
     queue: mpsc::Sender<Batch>,
     size: usize,
     timeout: Duration,
     on_queue: impl Fn(&mpsc::Sender<Batch>),
 ) {
-    let mut current = Request::default();
-    let mut spans = 0usize;
+    let mut current: Vec<SpanRecord> = Vec::new();
     let deadline = tokio::time::sleep(Duration::from_secs(86_400));
     tokio::pin!(deadline);
     let mut armed = false;
     loop {
         tokio::select! {
             msg = input.recv() => match msg {
-                Some(req) => {
-                    let n = span_count(&req);
-                    if n == 0 {
+                Some(records) => {
+                    if records.is_empty() {
                         continue;
                     }
-                    if spans == 0 {
+                    if current.is_empty() {
                         deadline.as_mut().reset(tokio::time::Instant::now() + timeout);
                         armed = true;
+                        current = records;
+                    } else {
+                        current.extend(records);
                     }
-                    current.resource_spans.extend(req.resource_spans);
-                    spans += n;
-                    if spans >= size {
-                        if !flush(&queue, &mut current, &mut spans, &on_queue).await { return; }
+                    if current.len() >= size {
+                        if !flush(&queue, &mut current, &on_queue).await { return; }
                         armed = false;
                     }
                 }
                 None => break,
             },
             _ = &mut deadline, if armed => {
-                if !flush(&queue, &mut current, &mut spans, &on_queue).await { return; }
+                if !flush(&queue, &mut current, &on_queue).await { return; }
                 armed = false;
             }
         }
     }
-    flush(&queue, &mut current, &mut spans, &on_queue).await;
+    flush(&queue, &mut current, &on_queue).await;
 }
 
 async fn flush(
     queue: &mpsc::Sender<Batch>,
-    current: &mut Request,
-    spans: &mut usize,
+    current: &mut Vec<SpanRecord>,
     on_queue: &impl Fn(&mpsc::Sender<Batch>),
 ) -> bool {
-    if *spans == 0 {
+    if current.is_empty() {
         return true;
     }
+    let records = std::mem::take(current);
     let batch = Batch {
-        request: std::mem::take(current),
-        spans: std::mem::take(spans),
+        spans: records.len(),
+        records,
     };
     let ok = queue.send(batch).await.is_ok();
     on_queue(queue);

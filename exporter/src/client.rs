@@ -10,13 +10,15 @@ use spanguard_config::{DebugVerbosity, ExporterConfig, HttpEncoding};
 
 use crate::grpc::GrpcClient;
 use crate::http::HttpClient;
+use spanguard_otlp::SpanRecord;
+
 use crate::{span_count, ExportError, ExporterError, Request};
 
 /// A batch prepared for its client, once, before the first attempt.
 pub(crate) enum Payload {
     /// Encoded bytes (protobuf, JSON, JSON line; gzip when configured).
     Bytes(Bytes),
-    /// The request itself (debug exporter).
+    /// The request, decoded (debug exporter).
     Request(Request),
 }
 
@@ -62,24 +64,29 @@ impl Client {
         })
     }
 
-    /// Encodes a batch for this client.
-    pub fn prepare(&self, batch: Request) -> Payload {
-        match self {
-            Client::Grpc(_) => Payload::Bytes(crate::encode::encode_request(&batch).into()),
+    /// Encodes a batch for this client. Protobuf is written from the spans' own bytes; JSON and the debug
+    /// log go through the decoded request.
+    pub fn prepare(&self, batch: &[SpanRecord]) -> Result<Payload, ExportError> {
+        let decoded = || {
+            spanguard_otlp::to_request(batch)
+                .map_err(|e| ExportError::permanent(format!("cannot decode the batch for JSON: {e}")))
+        };
+        Ok(match self {
+            Client::Grpc(_) => Payload::Bytes(spanguard_otlp::encode_request(batch).into()),
             Client::Http(h) => {
                 let raw = match h.encoding() {
-                    HttpEncoding::Proto => crate::encode::encode_request(&batch),
-                    HttpEncoding::Json => serde_json::to_vec(&batch).unwrap_or_default(),
+                    HttpEncoding::Proto => spanguard_otlp::encode_request(batch),
+                    HttpEncoding::Json => serde_json::to_vec(&decoded()?).unwrap_or_default(),
                 };
                 Payload::Bytes(if h.gzip() { gzip(&raw) } else { raw }.into())
             }
             Client::File(_) => {
-                let mut line = serde_json::to_vec(&batch).unwrap_or_default();
+                let mut line = serde_json::to_vec(&decoded()?).unwrap_or_default();
                 line.push(b'\n');
                 Payload::Bytes(line.into())
             }
-            Client::Debug(_) => Payload::Request(batch),
-        }
+            Client::Debug(_) => Payload::Request(decoded()?),
+        })
     }
 
     /// One attempt; returns the number of spans the peer rejected (OTLP partial success).

@@ -12,7 +12,6 @@
 
 mod batch;
 mod client;
-mod encode;
 mod errors;
 mod grpc;
 mod http;
@@ -29,11 +28,4 @@ pub use pool::Exporters;
 /// The OTLP request type spans leave in.
 pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-/// Spans in a request.
-pub fn span_count(req: &Request) -> usize {
-    req.resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len())
-        .sum()
-}
+pub use spanguard_otlp::span_count;

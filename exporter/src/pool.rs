@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::{run_batcher, Batch};
 use crate::metrics::ExporterMetrics;
 use crate::retry::deliver;
-use crate::{Client, ExporterError, Request};
+use spanguard_otlp::SpanRecord;
+
+use crate::{Client, ExporterError};
 
 struct Member {
     name: String,
@@ -48,7 +50,7 @@ impl Exporters {
 
     /// Runs until `input` is closed and every queue is drained; `abort` (the shutdown deadline) makes
     /// in-flight retries give up and count their spans as dropped.
-    pub async fn run(self, mut input: mpsc::Receiver<Request>, abort: CancellationToken) {
+    pub async fn run(self, mut input: mpsc::Receiver<Vec<SpanRecord>>, abort: CancellationToken) {
         let mut tasks = JoinSet::new();
         if self.members.len() == 1 {
             if let Some(m) = self.members.into_iter().next() {
@@ -78,7 +80,7 @@ impl Exporters {
     }
 }
 
-fn spawn_member(tasks: &mut JoinSet<()>, m: Member, input: mpsc::Receiver<Request>, abort: CancellationToken) {
+fn spawn_member(tasks: &mut JoinSet<()>, m: Member, input: mpsc::Receiver<Vec<SpanRecord>>, abort: CancellationToken) {
     let (queue_tx, queue_rx) = mpsc::channel::<Batch>(m.queue.queue_size);
     let gauge = m.metrics.queue_length.clone();
     let size = m.batch.send_batch_size;
@@ -107,8 +109,13 @@ fn spawn_member(tasks: &mut JoinSet<()>, m: Member, input: mpsc::Receiver<Reques
                     b
                 };
                 let Some(batch) = batch else { break };
-                let payload = client.prepare(batch.request);
-                deliver(&name, &client, payload, batch.spans, &retry, &metrics, &abort).await;
+                match client.prepare(&batch.records) {
+                    Ok(payload) => deliver(&name, &client, payload, batch.spans, &retry, &metrics, &abort).await,
+                    Err(e) => {
+                        metrics.dropped_permanent.add(batch.spans as u64);
+                        tracing::error!(exporter = %name, spans = batch.spans, error = %e, "batch dropped");
+                    }
+                }
             }
         });
     }

@@ -7,7 +7,7 @@ use spanguard_receiver::{decode_request, Encoding};
 mod pipeline;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(req) = decode_request(data, Encoding::Json) {
-        pipeline::run(req);
+    if let Ok(records) = decode_request(bytes::Bytes::copy_from_slice(data), Encoding::Json) {
+        pipeline::run(records);
     }
 });

@@ -1,28 +1,27 @@
-//! Shared by the OTLP targets: what the pipeline does with a request that decoded — split it into span records,
-//! assemble traces, extract their call sequences, window and enrich them, regroup and re-encode. Decoding is only
-//! the first place hostile input can hurt.
+//! Shared by the OTLP targets: what the pipeline does with the span records of a request that was accepted —
+//! assemble traces, extract their call sequences, window and enrich them (spans that arrived with `anomaly.*`
+//! keys have them replaced), and encode them again. Whatever went in, what comes out must be a valid request
+//! carrying every span. Decoding is only the first place hostile input can hurt.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
+use spanguard_otlp::SpanRecord;
 use spanguard_processor::assembly::Assembler;
 use spanguard_processor::enrich::{enrich, window_attributes};
 use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
-use spanguard_processor::record::split_request;
-use spanguard_processor::regroup::regroup;
-use spanguard_processor::trace::trace_id_of;
-use spanguard_processor::{Trace, Window};
+use spanguard_processor::{Appended, Trace, Window};
 
-pub fn run(req: spanguard_receiver::Request) {
+pub fn run(records: Vec<SpanRecord>) {
+    let n = records.len();
     let mut asm = Assembler::new(Duration::from_secs(1), 1_000, 10_000);
     let mut traces = Vec::new();
     let now = Instant::now();
     let mut done = |t: Trace, _| traces.push(t);
-    split_request(req, |r| {
-        if let Some(id) = trace_id_of(&r.span.trace_id) {
-            asm.add(id, r, now, &mut done);
-        }
-    });
+    for r in records {
+        asm.add(*r.trace_id(), r, now, &mut done);
+    }
     asm.drain(&mut done);
     let mut vocab = Vocabulary::new();
     let mut ex = SequenceExtractor::new();
@@ -31,7 +30,9 @@ pub fn run(req: spanguard_receiver::Request) {
         let _ = (t.root_index(), t.start_ns(), t.end_ns());
     }
     let w = Window::new("fuzz-1", 1, traces, false);
-    let attrs = window_attributes(&w, &[]);
-    let out = regroup(enrich(w, &[], &attrs));
-    let _ = out.encode_to_vec();
+    let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
+    let out = enrich(w, &[], &attrs);
+    let encoded = spanguard_otlp::encode_request(&out);
+    let back = spanguard_receiver::Request::decode(&encoded[..]).expect("spanguard's output is a valid request");
+    assert_eq!(spanguard_otlp::span_count(&back), n, "every span leaves");
 }

@@ -24,3 +24,12 @@ pub use wire::WireError;
 
 /// The OTLP request type, decoded.
 pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+/// Spans in a decoded request.
+pub fn span_count(req: &Request) -> usize {
+    req.resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}

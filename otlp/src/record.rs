@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
@@ -37,6 +37,24 @@ impl ResourceCtx {
             head: head.into(),
             service,
         }
+    }
+
+    /// A resource with just `service.name` (spans spanguard makes itself, tests).
+    pub fn for_service(service: &str) -> Self {
+        let kv = KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(service.into())),
+            }),
+            ..Default::default()
+        };
+        Self::new(
+            Some(Resource {
+                attributes: vec![kv],
+                ..Default::default()
+            }),
+            String::new(),
+        )
     }
 
     /// `service.name` (`unknown_service` when the resource has none, as the SDKs say).
@@ -71,6 +89,18 @@ impl ScopeCtx {
     /// The encoded `ScopeSpans` fields other than `spans`.
     pub fn head(&self) -> &[u8] {
         &self.head
+    }
+}
+
+impl Default for ResourceCtx {
+    fn default() -> Self {
+        Self::new(None, String::new())
+    }
+}
+
+impl Default for ScopeCtx {
+    fn default() -> Self {
+        Self::new(None, String::new())
     }
 }
 

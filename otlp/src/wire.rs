@@ -133,7 +133,9 @@ impl<'a> Reader<'a> {
 
     fn key(&mut self) -> Result<(u32, u8), WireError> {
         let key = self.varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| WireError::Tag)?;
+        // As prost: a key beyond 32 bits is invalid, whatever its field number.
+        let key = u32::try_from(key).map_err(|_| WireError::Tag)?;
+        let field = key >> 3;
         if field == 0 {
             return Err(WireError::Tag);
         }

@@ -150,15 +150,16 @@ mod tests {
     fn rec(trace: u8, span: u8) -> (TraceId, SpanRecord) {
         (
             [trace; 16],
-            SpanRecord {
-                resource: Arc::new(ResourceCtx::default()),
-                scope: Arc::new(ScopeCtx::default()),
-                span: Span {
+            SpanRecord::from_span(
+                Arc::new(ResourceCtx::default()),
+                Arc::new(ScopeCtx::default()),
+                &Span {
                     trace_id: vec![trace; 16],
                     span_id: vec![span; 8],
                     ..Default::default()
                 },
-            },
+            )
+            .unwrap(),
         )
     }
 

@@ -4,9 +4,12 @@
 //! spanguard owns the `anomaly.` namespace: an incoming attribute with a key spanguard sets is replaced, never
 //! duplicated — otherwise a client could pre-set `anomaly.detected=false` and hide its traces from a search.
 
+use std::sync::Arc;
+
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use crate::attributes::{self, boolean, int, string, strings};
+use crate::record::Appended;
 use crate::{SpanRecord, Window, WindowScore};
 
 /// The attributes every span of `window` gets, given its scores.
@@ -29,22 +32,15 @@ pub fn window_attributes(window: &Window, scores: &[WindowScore]) -> Vec<KeyValu
     attrs
 }
 
-/// Adds `extra` to a span's attributes, replacing any incoming attribute with the same key.
-pub fn add_attributes(attrs: &mut Vec<KeyValue>, extra: &[KeyValue]) {
-    if attrs.iter().any(|kv| kv.key.starts_with("anomaly.")) {
-        attrs.retain(|kv| !extra.iter().any(|e| e.key == kv.key));
-    }
-    attrs.extend(extra.iter().cloned());
-}
-
-/// Consumes a scored window and returns its spans, enriched.
-pub fn enrich(window: Window, scores: &[WindowScore], window_attrs: &[KeyValue]) -> Vec<SpanRecord> {
+/// Consumes a scored window and returns its spans, enriched: the window's attributes (encoded once, shared by
+/// every span) and, on root spans, their trace's own.
+pub fn enrich(window: Window, scores: &[WindowScore], window_attrs: &Arc<Appended>) -> Vec<SpanRecord> {
     let mut traces = window.traces;
     for score in scores {
         for (index, extra) in &score.trace_attributes {
             if let Some(trace) = traces.get_mut(*index) {
                 if let Some(root) = trace.root_index() {
-                    add_attributes(&mut trace.spans[root].span.attributes, extra);
+                    trace.spans[root].append(Arc::new(Appended::new(extra)));
                 }
             }
         }
@@ -52,7 +48,7 @@ pub fn enrich(window: Window, scores: &[WindowScore], window_attrs: &[KeyValue])
     let mut out = Vec::with_capacity(traces.iter().map(|t| t.spans.len()).sum());
     for trace in traces {
         for mut record in trace.spans {
-            add_attributes(&mut record.span.attributes, window_attrs);
+            record.append(Arc::clone(window_attrs));
             out.push(record);
         }
     }
@@ -62,15 +58,39 @@ pub fn enrich(window: Window, scores: &[WindowScore], window_attrs: &[KeyValue])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attributes::find;
-    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use crate::record::{ResourceCtx, ScopeCtx};
+    use crate::Trace;
+    use opentelemetry_proto::tonic::trace::v1::Span;
 
     #[test]
     fn client_cannot_preset_our_attributes() {
-        let mut attrs = vec![boolean(attributes::DETECTED, false), string("http.method", "GET")];
-        add_attributes(&mut attrs, &[boolean(attributes::DETECTED, true)]);
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![1; 8],
+            attributes: vec![boolean(attributes::DETECTED, false), string("http.method", "GET")],
+            ..Default::default()
+        };
+        let rec =
+            SpanRecord::from_span(Arc::new(ResourceCtx::default()), Arc::new(ScopeCtx::default()), &span).unwrap();
+        let window = Window::new(
+            "w",
+            0,
+            vec![Trace {
+                id: [1; 16],
+                spans: vec![rec],
+            }],
+            false,
+        );
+        let attrs = Arc::new(Appended::new(&[boolean(attributes::DETECTED, true)]));
+        let out = enrich(window, &[], &attrs);
+        let attrs = out[0].to_span().unwrap().attributes;
         assert_eq!(attrs.iter().filter(|kv| kv.key == attributes::DETECTED).count(), 1);
-        assert_eq!(find(&attrs, attributes::DETECTED), Some(&Value::BoolValue(true)));
-        assert_eq!(find(&attrs, "http.method"), Some(&Value::StringValue("GET".into())));
+        assert_eq!(
+            attributes::find(&attrs, attributes::DETECTED),
+            Some(&opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(
+                true
+            ))
+        );
+        assert!(attributes::find(&attrs, "http.method").is_some());
     }
 }

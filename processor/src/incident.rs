@@ -49,10 +49,10 @@ pub fn incident(window: &Window, scores: &[WindowScore], window_attrs: &[KeyValu
         .traces
         .iter()
         .filter_map(|t| {
-            let root = &t.spans[t.root_index()?].span;
+            let root = &t.spans[t.root_index()?];
             Some(Link {
-                trace_id: root.trace_id.clone(),
-                span_id: root.span_id.clone(),
+                trace_id: root.trace_id().to_vec(),
+                span_id: root.span_id().to_vec(),
                 attributes: vec![string("anomaly.link", "window trace")],
                 ..Default::default()
             })
@@ -120,11 +120,7 @@ mod tests {
                 end_time_unix_nano: 2_000 + i as u64,
                 ..Default::default()
             };
-            out.push(SpanRecord {
-                resource: Default::default(),
-                scope: Default::default(),
-                span,
-            });
+            out.push(SpanRecord::from_span(Default::default(), Default::default(), &span).unwrap());
         }
         Trace {
             id: [id; 16],

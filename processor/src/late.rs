@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 
+use crate::record::Appended;
 use crate::TraceId;
 
 /// Bounded FIFO map: trace id → the attributes its window's spans got.
 pub(crate) struct Forwarded {
-    attrs: HashMap<TraceId, Arc<[KeyValue]>>,
+    attrs: HashMap<TraceId, Arc<Appended>>,
     order: VecDeque<TraceId>,
     capacity: usize,
 }
@@ -25,7 +25,7 @@ impl Forwarded {
         }
     }
 
-    pub(crate) fn remember(&mut self, id: TraceId, attrs: Arc<[KeyValue]>) {
+    pub(crate) fn remember(&mut self, id: TraceId, attrs: Arc<Appended>) {
         if self.attrs.insert(id, attrs).is_none() {
             self.order.push_back(id);
             while self.order.len() > self.capacity {
@@ -36,7 +36,7 @@ impl Forwarded {
         }
     }
 
-    pub(crate) fn get(&self, id: &TraceId) -> Option<&Arc<[KeyValue]>> {
+    pub(crate) fn get(&self, id: &TraceId) -> Option<&Arc<Appended>> {
         if self.attrs.is_empty() {
             return None;
         }
@@ -52,7 +52,7 @@ mod tests {
     fn forgets_oldest_beyond_capacity() {
         let mut f = Forwarded::new(2);
         for n in 1..=3u8 {
-            f.remember([n; 16], Arc::from(Vec::new()));
+            f.remember([n; 16], Arc::default());
         }
         assert!(f.get(&[1; 16]).is_none());
         assert!(f.get(&[2; 16]).is_some() && f.get(&[3; 16]).is_some());

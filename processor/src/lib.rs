@@ -1,8 +1,8 @@
 //! The processor: spans in, enriched spans out.
 //!
 //! ```text
-//! requests ─► record (span + shared resource/scope) ─► assembly (by trace id, trace_wait)
-//!          ─► window (N traces | timeout) ─► detectors ─► enrich (anomaly.* attributes) ─► regroup ─► exporter
+//! records (span bytes + shared resource/scope, from the receiver) ─► assembly (by trace id, trace_wait)
+//!          ─► window (N traces | timeout) ─► detectors ─► enrich (anomaly.* attributes) ─► exporter
 //!                                                     └─► incident (one span per anomalous window) ─┘
 //! ```
 //!
@@ -21,14 +21,13 @@ mod metrics;
 mod model_file;
 pub mod offline;
 pub mod record;
-pub mod regroup;
 mod stage;
 pub mod trace;
 pub mod window;
 
 pub use assembly::{Assembler, Completion};
 pub use detector::{Contribution, Detector, WindowScore};
-pub use record::{split_request, ResourceCtx, ScopeCtx, SpanRecord};
+pub use record::{split_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
 pub use stage::{Processor, ProcessorHandle, ScoreReport, WindowReport};
 pub use trace::{Trace, TraceId};
 pub use window::{Window, Windower};

@@ -5,20 +5,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde::Serialize;
 use spanguard_config::AnomalyConfig;
 use spanguard_telemetry::{Counter, Registry};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::assembly::{Assembler, Completion};
-use crate::enrich::{add_attributes, enrich, window_attributes};
+use crate::enrich::{enrich, window_attributes};
 use crate::incident::incident;
 use crate::late::Forwarded;
 use crate::metrics::ProcessorMetrics;
-use crate::record::split_request;
-use crate::regroup::regroup;
-use crate::trace::trace_id_of;
+use crate::record::Appended;
 use crate::{attributes, Contribution, Detector, Request, SpanRecord, Trace, Window, WindowScore, Windower};
 
 /// One detector's verdict, as reported to observers (the demo's live table, logs).
@@ -69,6 +66,8 @@ pub struct Processor {
     reports: broadcast::Sender<Arc<WindowReport>>,
     tick: Duration,
     incidents: bool,
+    /// `anomaly.late = true`, encoded once.
+    late: Arc<Appended>,
 }
 
 /// A handle observers use to follow scored windows; lagging observers lose old reports, never slow the pipeline.
@@ -97,6 +96,7 @@ impl Processor {
             reports: broadcast::channel(1024).0,
             tick,
             incidents: config.incidents,
+            late: Arc::new(Appended::new(&[attributes::boolean(attributes::LATE, true)])),
         }
     }
 
@@ -107,10 +107,10 @@ impl Processor {
 
     /// Runs until `input` is closed (all receivers stopped), then completes every trace and window, forwards
     /// them, and returns. Dropping `output` then tells the exporters to flush.
-    pub async fn run(mut self, mut input: mpsc::Receiver<Request>, output: mpsc::Sender<Request>) {
+    pub async fn run(mut self, mut input: mpsc::Receiver<Vec<SpanRecord>>, output: mpsc::Sender<Vec<SpanRecord>>) {
         let mut ticker = tokio::time::interval(self.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut outbox: Vec<Request> = Vec::new();
+        let mut outbox: Vec<Vec<SpanRecord>> = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -134,7 +134,7 @@ impl Processor {
         tracing::info!("processor drained");
     }
 
-    async fn send_all(output: &mpsc::Sender<Request>, outbox: &mut Vec<Request>) -> bool {
+    async fn send_all(output: &mpsc::Sender<Vec<SpanRecord>>, outbox: &mut Vec<Vec<SpanRecord>>) -> bool {
         for req in outbox.drain(..) {
             if output.send(req).await.is_err() {
                 tracing::error!("exporters stopped before the processor; remaining spans cannot be forwarded");
@@ -145,27 +145,23 @@ impl Processor {
     }
 
     /// Takes in one request's spans at `now`.
-    pub fn ingest(&mut self, req: Request, now: Instant, outbox: &mut Vec<Request>) {
+    pub fn ingest(&mut self, records: Vec<SpanRecord>, now: Instant, outbox: &mut Vec<Vec<SpanRecord>>) {
         let mut late: Vec<SpanRecord> = Vec::new();
         let mut completed: Vec<(Trace, Completion)> = Vec::new();
-        let assembler = &mut self.assembler;
-        let forwarded = &self.forwarded;
-        split_request(req, |mut rec| {
-            let Some(id) = trace_id_of(&rec.span.trace_id) else {
-                return; // the receiver admits only 16-byte ids
-            };
-            if let Some(attrs) = forwarded.get(&id) {
-                add_attributes(&mut rec.span.attributes, attrs);
-                add_attributes(&mut rec.span.attributes, &[attributes::boolean(attributes::LATE, true)]);
+        for mut rec in records {
+            let id = *rec.trace_id();
+            if let Some(attrs) = self.forwarded.get(&id) {
+                rec.append(Arc::clone(attrs));
+                rec.append(Arc::clone(&self.late));
                 late.push(rec);
             } else {
-                assembler.add(id, rec, now, &mut |t, why| completed.push((t, why)));
+                self.assembler.add(id, rec, now, &mut |t, why| completed.push((t, why)));
             }
-        });
+        }
         if !late.is_empty() {
             self.metrics.late_spans.add(late.len() as u64);
             self.metrics.forwarded_spans.add(late.len() as u64);
-            outbox.push(regroup(late));
+            outbox.push(late);
         }
         for (trace, why) in completed {
             self.complete(trace, why, now, outbox);
@@ -174,7 +170,7 @@ impl Processor {
     }
 
     /// Completes due traces and times out the open window.
-    pub fn advance(&mut self, now: Instant, outbox: &mut Vec<Request>) {
+    pub fn advance(&mut self, now: Instant, outbox: &mut Vec<Vec<SpanRecord>>) {
         if self.assembler.next_deadline().is_some_and(|d| d <= now) {
             let mut completed = Vec::new();
             self.assembler.expire(now, &mut |t, why| completed.push((t, why)));
@@ -189,7 +185,7 @@ impl Processor {
     }
 
     /// Completes everything in flight (shutdown).
-    pub fn drain(&mut self, outbox: &mut Vec<Request>) {
+    pub fn drain(&mut self, outbox: &mut Vec<Vec<SpanRecord>>) {
         let now = Instant::now();
         let mut completed = Vec::new();
         self.assembler.drain(&mut |t, why| completed.push((t, why)));
@@ -202,7 +198,7 @@ impl Processor {
         self.update_gauges();
     }
 
-    fn complete(&mut self, trace: Trace, why: Completion, now: Instant, outbox: &mut Vec<Request>) {
+    fn complete(&mut self, trace: Trace, why: Completion, now: Instant, outbox: &mut Vec<Vec<SpanRecord>>) {
         self.metrics.completed(why).inc();
         if why == Completion::MaxTraces || why == Completion::MaxSpans {
             tracing::debug!(
@@ -215,7 +211,7 @@ impl Processor {
         }
     }
 
-    fn score_and_forward(&mut self, window: Window, outbox: &mut Vec<Request>) {
+    fn score_and_forward(&mut self, window: Window, outbox: &mut Vec<Vec<SpanRecord>>) {
         let scores: Vec<WindowScore> = self.detectors.iter_mut().map(|(d, _)| d.score(&window)).collect();
         for ((_, fired), s) in self.detectors.iter().zip(&scores) {
             if s.anomalous {
@@ -251,7 +247,7 @@ impl Processor {
         if report.detected {
             tracing::warn!(window = %report.id, traces = report.traces, detectors = ?scores.iter().filter(|s| s.anomalous).map(|s| s.detector).collect::<Vec<_>>(), "anomalous window");
         }
-        let shared: Arc<[KeyValue]> = Arc::from(attrs.clone());
+        let shared = Arc::new(Appended::new(&attrs));
         for t in &window.traces {
             self.forwarded.remember(t.id, Arc::clone(&shared));
         }
@@ -260,14 +256,20 @@ impl Processor {
         } else {
             None
         };
-        let records = enrich(window, &scores, &attrs);
+        let mut records = enrich(window, &scores, &shared);
         self.metrics.forwarded_spans.add(records.len() as u64);
-        let mut request = regroup(records);
         if let Some(rs) = incident {
-            self.metrics.incidents.inc();
-            request.resource_spans.push(rs);
+            match spanguard_otlp::from_request(&Request {
+                resource_spans: vec![rs],
+            }) {
+                Ok(spans) => {
+                    self.metrics.incidents.inc();
+                    records.extend(spans);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot encode the incident span"),
+            }
         }
-        outbox.push(request);
+        outbox.push(records);
         let _ = self.reports.send(Arc::new(report));
     }
 

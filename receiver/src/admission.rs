@@ -2,11 +2,9 @@
 //! the request on without waiting — a full pipeline is reported to the client as backpressure.
 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use spanguard_otlp::SpanRecord;
 use spanguard_telemetry::{names, Counter, Registry};
 use tokio::sync::mpsc;
-
-use crate::Request;
 
 /// Which protocol a request came in on (a metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +125,7 @@ pub(crate) enum EarlyRefusal {
 /// The door into the pipeline. Cheap to clone.
 #[derive(Clone)]
 pub struct Admission {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::Sender<Vec<SpanRecord>>,
     counters: std::sync::Arc<[ProtocolCounters; 2]>,
     token: Option<crate::auth::BearerToken>,
     limits: std::sync::Arc<crate::limits::Limits>,
@@ -135,7 +133,7 @@ pub struct Admission {
 
 impl Admission {
     /// A door feeding `tx`, counting into `registry`.
-    pub fn new(tx: mpsc::Sender<Request>, registry: &Registry) -> Self {
+    pub fn new(tx: mpsc::Sender<Vec<SpanRecord>>, registry: &Registry) -> Self {
         Self {
             tx,
             counters: std::sync::Arc::new([
@@ -184,13 +182,15 @@ impl Admission {
 
     /// Validates `req` (spans with malformed ids are removed and reported as a partial success) and hands the
     /// rest to the pipeline without waiting.
-    pub fn admit(&self, protocol: Protocol, mut req: Request) -> Result<Admitted, Refusal> {
+    pub fn admit(&self, protocol: Protocol, mut records: Vec<SpanRecord>) -> Result<Admitted, Refusal> {
         let c = self.counters(protocol);
-        let (kept, invalid) = retain_valid_spans(&mut req.resource_spans);
+        let before = records.len();
+        records.retain(SpanRecord::has_valid_ids);
+        let invalid = (before - records.len()) as u64;
         if invalid > 0 {
             c.invalid_id.add(invalid);
         }
-        let (kept, excess) = self.apply_limits(c, &mut req, kept);
+        let (kept, excess) = self.apply_limits(c, &mut records);
         let rejected = invalid + excess;
         let mut message = String::new();
         if invalid > 0 {
@@ -213,7 +213,7 @@ impl Admission {
         if kept == 0 {
             return Ok(admitted);
         }
-        match self.tx.try_send(req) {
+        match self.tx.try_send(records) {
             Ok(()) => {
                 c.accepted.add(kept);
                 Ok(admitted)
@@ -232,82 +232,43 @@ impl Admission {
     }
 }
 
-fn valid_id(id: &[u8], len: usize) -> bool {
-    id.len() == len && id.iter().any(|b| *b != 0)
-}
-
-/// Removes spans whose ids cannot be assembled into a trace; returns (kept, rejected).
 impl Admission {
     /// Drops the spans beyond `max_spans_per_request` and applies the per-span limits; returns (kept, rejected).
-    fn apply_limits(&self, c: &ProtocolCounters, req: &mut Request, kept: u64) -> (u64, u64) {
-        let max = self.limits.max_spans_per_request;
-        let mut room = max;
+    /// A span within the limits is not decoded: its attribute count and its largest attribute's encoded size
+    /// (a bound on any value's length) were read when it was scanned.
+    fn apply_limits(&self, c: &ProtocolCounters, records: &mut Vec<SpanRecord>) -> (u64, u64) {
+        let limits = &*self.limits;
+        let excess = records.len().saturating_sub(limits.max_spans_per_request) as u64;
+        records.truncate(limits.max_spans_per_request);
         let mut truncated = crate::limits::Truncated::default();
-        for rs in &mut req.resource_spans {
-            for ss in &mut rs.scope_spans {
-                ss.spans.truncate(room);
-                room -= ss.spans.len();
-                for span in &mut ss.spans {
-                    let t = crate::limits::limit_span(span, &self.limits);
-                    truncated.attributes += t.attributes;
-                    truncated.values += t.values;
-                }
+        for rec in records.iter_mut() {
+            if rec.attribute_count() <= limits.max_attributes_per_span
+                && rec.longest_attribute() <= limits.max_attribute_value_length
+            {
+                continue;
             }
-            rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+            if let Ok(t) = rec.modify(|span| crate::limits::limit_span(span, limits)) {
+                truncated.attributes += t.attributes;
+                truncated.values += t.values;
+            }
         }
-        req.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
         if truncated.attributes > 0 {
             c.truncated_attributes.add(truncated.attributes);
         }
         if truncated.values > 0 {
             c.truncated_values.add(truncated.values);
         }
-        let excess = kept.saturating_sub(max as u64);
         if excess > 0 {
             c.too_many_spans.add(excess);
         }
-        (kept - excess, excess)
+        (records.len() as u64, excess)
     }
-}
-
-fn retain_valid_spans(resource_spans: &mut Vec<ResourceSpans>) -> (u64, u64) {
-    let mut kept = 0u64;
-    let mut rejected = 0u64;
-    for rs in resource_spans.iter_mut() {
-        for ss in rs.scope_spans.iter_mut() {
-            let before = ss.spans.len();
-            if ss
-                .spans
-                .iter()
-                .all(|s| valid_id(&s.trace_id, 16) && valid_id(&s.span_id, 8))
-            {
-                kept += before as u64;
-                continue;
-            }
-            ss.spans
-                .retain(|s| valid_id(&s.trace_id, 16) && valid_id(&s.span_id, 8));
-            kept += ss.spans.len() as u64;
-            rejected += (before - ss.spans.len()) as u64;
-        }
-        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
-    }
-    resource_spans.retain(|rs| !rs.scope_spans.is_empty());
-    (kept, rejected)
-}
-
-/// Spans in a request, for counting refusals.
-pub(crate) fn span_count(req: &Request) -> u64 {
-    req.resource_spans
-        .iter()
-        .flat_map(|rs| &rs.scope_spans)
-        .map(|ss| ss.spans.len() as u64)
-        .sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn span(trace: u8, span: u8) -> Span {
         Span {
@@ -317,8 +278,8 @@ mod tests {
         }
     }
 
-    fn request(spans: Vec<Span>) -> Request {
-        Request {
+    fn request(spans: Vec<Span>) -> Vec<SpanRecord> {
+        spanguard_otlp::from_request(&crate::Request {
             resource_spans: vec![ResourceSpans {
                 scope_spans: vec![ScopeSpans {
                     spans,
@@ -326,7 +287,8 @@ mod tests {
                 }],
                 ..Default::default()
             }],
-        }
+        })
+        .unwrap()
     }
 
     #[tokio::test]
@@ -338,7 +300,7 @@ mod tests {
         bad.trace_id = vec![0; 16];
         let got = door.admit(Protocol::Grpc, request(vec![span(1, 1), bad])).unwrap();
         assert_eq!(got.rejected_spans, 1);
-        assert_eq!(span_count(&rx.recv().await.unwrap()), 1);
+        assert_eq!(rx.recv().await.unwrap().len(), 1);
 
         door.admit(Protocol::Http, request(vec![span(2, 2)])).unwrap();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use prost::Message;
+use spanguard_otlp::{SpanRecord, WireError};
 
 use crate::Request;
 
@@ -55,7 +55,7 @@ pub enum DecodeError {
     ContentEncoding(String),
     /// Not a valid protobuf `ExportTraceServiceRequest`.
     #[error("request body is not a valid protobuf ExportTraceServiceRequest: {0}")]
-    Protobuf(#[from] prost::DecodeError),
+    Protobuf(#[from] WireError),
     /// Not a valid OTLP/JSON `ExportTraceServiceRequest`.
     #[error("request body is not valid OTLP/JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -84,11 +84,15 @@ pub fn inflate(body: bytes::Bytes, content_encoding: Option<&str>, limit: usize)
     }
 }
 
-/// Decodes an `ExportTraceServiceRequest` body.
-pub fn decode_request(body: &[u8], encoding: Encoding) -> Result<Request, DecodeError> {
+/// Decodes an `ExportTraceServiceRequest` body into span records. Protobuf is only scanned (each span keeps
+/// its bytes, shared with `body`); OTLP/JSON is decoded, then encoded once.
+pub fn decode_request(body: bytes::Bytes, encoding: Encoding) -> Result<Vec<SpanRecord>, DecodeError> {
     match encoding {
-        Encoding::Protobuf => Ok(Request::decode(body)?),
-        Encoding::Json => Ok(serde_json::from_slice(body)?),
+        Encoding::Protobuf => Ok(spanguard_otlp::parse_request(body)?),
+        Encoding::Json => {
+            let req: Request = serde_json::from_slice(&body)?;
+            Ok(spanguard_otlp::from_request(&req)?)
+        }
     }
 }
 
@@ -123,17 +127,18 @@ mod tests {
         let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10",
             "spanId":"0102030405060708","name":"x","kind":2,"startTimeUnixNano":"1700000000000000000",
             "attributes":[{"key":"n","value":{"intValue":"42"}}]}]}]}]}"#;
-        let req = decode_request(body, Encoding::Json).unwrap();
-        let span = &req.resource_spans[0].scope_spans[0].spans[0];
-        assert_eq!(span.trace_id[15], 0x10);
+        let records = decode_request(bytes::Bytes::from_static(body), Encoding::Json).unwrap();
+        let span = records[0].to_span().unwrap();
+        assert_eq!(records[0].trace_id()[15], 0x10);
         assert_eq!(span.kind, 2);
-        assert_eq!(span.start_time_unix_nano, 1_700_000_000_000_000_000);
+        assert_eq!(records[0].start_time_unix_nano(), 1_700_000_000_000_000_000);
+        assert_eq!(span.attributes.len(), 1);
         assert!(decode_request(
-            b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\"}]}]}]}",
+            bytes::Bytes::from_static(b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\"}]}]}]}"),
             Encoding::Json
         )
         .is_err());
-        assert!(decode_request(b"\xff\xff\xff", Encoding::Protobuf).is_err());
+        assert!(decode_request(bytes::Bytes::from_static(b"\xff\xff\xff"), Encoding::Protobuf).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -14,11 +15,12 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
 use crate::admission::{EarlyRefusal, Protocol};
-use crate::{Admission, Refusal, Request};
+use crate::{Admission, Refusal};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Protobuf codec whose decode errors are INVALID_ARGUMENT.
+/// A codec that hands the request body on as bytes: the admission scans it (a span is never decoded into
+/// owned types on the way through), and a body that is not protobuf is INVALID_ARGUMENT.
 #[derive(Default, Clone, Copy)]
 struct OtlpCodec;
 
@@ -34,18 +36,17 @@ impl Encoder for OtlpEncoder {
 }
 
 impl Decoder for OtlpDecoder {
-    type Item = Request;
+    type Item = Bytes;
     type Error = Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Request>, Status> {
-        Request::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("not a valid protobuf ExportTraceServiceRequest: {e}")))
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        // Splits tonic's receive buffer: no copy.
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
     }
 }
 
 impl Codec for OtlpCodec {
     type Encode = ExportTraceServiceResponse;
-    type Decode = Request;
+    type Decode = Bytes;
     type Encoder = OtlpEncoder;
     type Decoder = OtlpDecoder;
     fn encoder(&mut self) -> OtlpEncoder {
@@ -61,18 +62,20 @@ struct ExportMethod {
     admission: Admission,
 }
 
-impl UnaryService<Request> for ExportMethod {
+impl UnaryService<Bytes> for ExportMethod {
     type Response = ExportTraceServiceResponse;
     type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<Self::Response>, Status>> + Send>>;
 
-    fn call(&mut self, request: tonic::Request<Request>) -> Self::Future {
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let result = export(&self.admission, request.into_inner());
         Box::pin(async move { result.map(tonic::Response::new) })
     }
 }
 
-fn export(admission: &Admission, req: Request) -> Result<ExportTraceServiceResponse, Status> {
-    match admission.admit(Protocol::Grpc, req) {
+fn export(admission: &Admission, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
+    let records = spanguard_otlp::parse_request(body)
+        .map_err(|e| Status::invalid_argument(format!("not a valid protobuf ExportTraceServiceRequest: {e}")))?;
+    match admission.admit(Protocol::Grpc, records) {
         Ok(admitted) => Ok(admitted.response()),
         Err(Refusal::Backpressure) => {
             let msg = "spanguard pipeline is full; retry after backoff";

@@ -11,7 +11,7 @@ use axum::Router;
 use prost::Message;
 use tonic::Code;
 
-use crate::admission::{span_count, EarlyRefusal, Protocol};
+use crate::admission::{EarlyRefusal, Protocol};
 use crate::decode::{decode_request, inflate, DecodeError, Encoding};
 use crate::rpc_status::{http_error_body, RETRY_AFTER_SECS};
 use crate::{Admission, Refusal};
@@ -107,8 +107,8 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         }
     };
     let content_encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-    let decoded = inflate(raw, content_encoding, limit).and_then(|b| decode_request(&b, encoding));
-    let request = match decoded {
+    let decoded = inflate(raw, content_encoding, limit).and_then(|b| decode_request(b, encoding));
+    let records = match decoded {
         Ok(r) => r,
         Err(DecodeError::TooLarge { .. }) => return too_large(&state),
         Err(e) => {
@@ -118,8 +118,8 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             return error(encoding, StatusCode::BAD_REQUEST, Code::InvalidArgument, &e.to_string());
         }
     };
-    let spans = span_count(&request);
-    match state.admission.admit(Protocol::Http, request) {
+    let spans = records.len();
+    match state.admission.admit(Protocol::Http, records) {
         Ok(admitted) => {
             let response = admitted.response();
             let body = match encoding {

@@ -22,5 +22,8 @@ pub use decode::{decode_request, inflate, DecodeError, Encoding};
 pub use errors::ReceiverError;
 pub use server::{grpc_server, incoming, BoundReceiver, OtlpReceiver};
 
-/// What a receiver hands to the processor: one decoded, validated OTLP request.
+pub use spanguard_otlp::SpanRecord;
+
+/// An OTLP request, decoded (trace files, OTLP/JSON). What a receiver hands to the processor is the request's
+/// validated spans as [`SpanRecord`]s, still in their encoded form.
 pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Admission, ReceiverError, Request};
+use spanguard_otlp::SpanRecord;
+
+use crate::{Admission, ReceiverError};
 
 /// An `otlp` receiver as configured: not yet listening.
 pub struct OtlpReceiver {
@@ -36,7 +38,7 @@ struct Listening {
 
 impl OtlpReceiver {
     /// A receiver named `name` (its config key) feeding `tx`.
-    pub fn new(name: &str, config: OtlpReceiverConfig, tx: mpsc::Sender<Request>, registry: &Registry) -> Self {
+    pub fn new(name: &str, config: OtlpReceiverConfig, tx: mpsc::Sender<Vec<SpanRecord>>, registry: &Registry) -> Self {
         let token = config
             .auth
             .as_ref()

@@ -214,12 +214,11 @@ const NONE: u32 = u32::MAX;
 
 /// Rule 3: start time, then service, then name, then span id.
 fn sibling_order(a: &SpanRecord, b: &SpanRecord) -> std::cmp::Ordering {
-    a.span
-        .start_time_unix_nano
-        .cmp(&b.span.start_time_unix_nano)
+    a.start_time_unix_nano()
+        .cmp(&b.start_time_unix_nano())
         .then_with(|| a.service().cmp(b.service()))
-        .then_with(|| a.span.name.cmp(&b.span.name))
-        .then_with(|| a.span.span_id.cmp(&b.span.span_id))
+        .then_with(|| a.name().cmp(b.name()))
+        .then_with(|| a.span_id().cmp(b.span_id()))
 }
 
 /// Extracts call sequences, reusing its buffers across traces (no allocation per trace once warm).
@@ -270,8 +269,8 @@ impl SequenceExtractor {
                     sid
                 }
             };
-            self.span_calls.push(vocab.call_of(sid, &r.span.name));
-            if let Some(id) = id64(&r.span.span_id) {
+            self.span_calls.push(vocab.call_of(sid, r.name()));
+            if let Some(id) = id64(r.span_id()) {
                 self.ids.push((id, i as u32));
             }
         }
@@ -283,8 +282,8 @@ impl SequenceExtractor {
         }
         self.parent.clear();
         for r in spans.iter() {
-            let own = id64(&r.span.span_id);
-            let p = match id64(&r.span.parent_span_id) {
+            let own = id64(r.span_id());
+            let p = match id64(r.parent_span_id()) {
                 Some(pid) if Some(pid) != own => {
                     let found = if small {
                         self.ids.iter().find(|(id, _)| *id == pid)
@@ -382,13 +381,10 @@ mod tests {
     use std::sync::Arc;
 
     fn span(service: &str, name: &str, id: u8, parent: u8, start: u64) -> SpanRecord {
-        SpanRecord {
-            resource: Arc::new(ResourceCtx {
-                service: Arc::from(service),
-                ..Default::default()
-            }),
-            scope: Arc::new(ScopeCtx::default()),
-            span: Span {
+        SpanRecord::from_span(
+            Arc::new(ResourceCtx::for_service(service)),
+            Arc::new(ScopeCtx::default()),
+            &Span {
                 trace_id: vec![1; 16],
                 span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
                 parent_span_id: if parent == 0 {
@@ -400,7 +396,8 @@ mod tests {
                 start_time_unix_nano: start,
                 ..Default::default()
             },
-        }
+        )
+        .unwrap()
     }
 
     fn text(spans: Vec<SpanRecord>) -> String {

@@ -113,11 +113,7 @@ mod tests {
             end_time_unix_nano: end,
             ..Default::default()
         };
-        let rec = SpanRecord {
-            resource: Default::default(),
-            scope: Default::default(),
-            span,
-        };
+        let rec = SpanRecord::from_span(Default::default(), Default::default(), &span).unwrap();
         Window::new(
             "w",
             0,
