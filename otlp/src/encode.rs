@@ -226,6 +226,7 @@ mod tests {
         assert_eq!(records[2].trace_id(), &[3; 16]);
         assert_eq!(records[2].start_time_unix_nano(), 1003);
         assert_eq!(records[2].attribute_count(), 2);
+        assert_eq!(crate::count_spans(&req.encode_to_vec()), 4);
         let bytes = encode_request(&records);
         assert_eq!(Request::decode(&bytes[..]).unwrap(), req);
         assert_eq!(to_request(&records).unwrap(), req);

@@ -19,7 +19,7 @@ pub mod scan;
 pub mod wire;
 
 pub use encode::{encode_request, to_request};
-pub use record::{from_request, parse_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
+pub use record::{count_spans, from_request, parse_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
 pub use wire::WireError;
 
 /// The OTLP request type, decoded.

@@ -73,19 +73,26 @@ impl UnaryService<Bytes> for ExportMethod {
 }
 
 fn export(admission: &Admission, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
+    admission.refuse_when_full(Protocol::Grpc, &body).map_err(refused)?;
     let records = spanguard_otlp::parse_request(body)
         .map_err(|e| Status::invalid_argument(format!("not a valid protobuf ExportTraceServiceRequest: {e}")))?;
-    match admission.admit(Protocol::Grpc, records) {
-        Ok(admitted) => Ok(admitted.response()),
-        Err(Refusal::Backpressure) => {
+    admission
+        .admit(Protocol::Grpc, records)
+        .map(|admitted| admitted.response())
+        .map_err(refused)
+}
+
+fn refused(why: Refusal) -> Status {
+    match why {
+        Refusal::Backpressure => {
             let msg = "spanguard pipeline is full; retry after backoff";
-            Err(Status::with_details(
+            Status::with_details(
                 Code::Unavailable,
                 msg,
                 crate::rpc_status::retry_details(Code::Unavailable, msg).into(),
-            ))
+            )
         }
-        Err(Refusal::ShuttingDown) => Err(Status::unavailable("spanguard is shutting down")),
+        Refusal::ShuttingDown => Status::unavailable("spanguard is shutting down"),
     }
 }
 

@@ -107,16 +107,26 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         }
     };
     let content_encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-    let decoded = inflate(raw, content_encoding, limit).and_then(|b| decode_request(b, encoding));
-    let records = match decoded {
-        Ok(r) => r,
+    let malformed = |state: &HttpState, e: DecodeError| {
+        state
+            .admission
+            .count_early_refusal(Protocol::Http, EarlyRefusal::Malformed);
+        error(encoding, StatusCode::BAD_REQUEST, Code::InvalidArgument, &e.to_string())
+    };
+    let body = match inflate(raw, content_encoding, limit) {
+        Ok(b) => b,
         Err(DecodeError::TooLarge { .. }) => return too_large(&state),
-        Err(e) => {
-            state
-                .admission
-                .count_early_refusal(Protocol::Http, EarlyRefusal::Malformed);
-            return error(encoding, StatusCode::BAD_REQUEST, Code::InvalidArgument, &e.to_string());
+        Err(e) => return malformed(&state, e),
+    };
+    // Protobuf spans can be counted without a scan; a JSON body must be parsed to be counted at all.
+    if encoding == Encoding::Protobuf {
+        if let Err(why) = state.admission.refuse_when_full(Protocol::Http, &body) {
+            return refused(encoding, why);
         }
+    }
+    let records = match decode_request(body, encoding) {
+        Ok(r) => r,
+        Err(e) => return malformed(&state, e),
     };
     let spans = records.len();
     match state.admission.admit(Protocol::Http, records) {
@@ -131,8 +141,16 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
             resp
         }
-        Err(Refusal::Backpressure) => {
-            tracing::debug!(spans, "pipeline full: answering 429");
+        Err(why) => {
+            tracing::debug!(spans, "pipeline full: refusing");
+            refused(encoding, why)
+        }
+    }
+}
+
+fn refused(encoding: Encoding, why: Refusal) -> Response {
+    match why {
+        Refusal::Backpressure => {
             let mut resp = error(
                 encoding,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -143,7 +161,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             resp
         }
-        Err(Refusal::ShuttingDown) => error(
+        Refusal::ShuttingDown => error(
             encoding,
             StatusCode::SERVICE_UNAVAILABLE,
             Code::Unavailable,
