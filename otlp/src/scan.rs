@@ -2,8 +2,13 @@
 //! of known fields, UTF-8 of strings, nesting depth; unknown fields skipped) without allocating, and only what
 //! assembly and the detectors read is picked out of a span. Field numbers are those of
 //! `opentelemetry/proto/{trace,common,resource}/v1/*.proto`.
+//!
+//! Each message is a loop over its fields matching whole keys (`field << 3 | wire type`, written as
+//! `key(field, wire)`): one predictable branch per field. A key that matches nothing is either a known field with
+//! the wrong wire type (an error, as in prost) or an unknown field (skipped): [`Reader::other`] tells them apart
+//! by the message's `known` field set.
 
-use crate::wire::{fixed32, fixed64, len, string, varint, Reader, WireError, MAX_DEPTH};
+use crate::wire::{utf8, Reader, WireError, MAX_DEPTH};
 
 /// What the pipeline reads of a span; everything else stays in its bytes.
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,120 +42,149 @@ fn depth_ok(depth: u32) -> Result<(), WireError> {
     }
 }
 
+const fn key(field: u32, wire: u8) -> u32 {
+    field << 3 | wire as u32
+}
+
+const fn fields(from: u32, to: u32) -> u32 {
+    let mut m = 0;
+    let mut f = from;
+    while f <= to {
+        m |= 1 << f;
+        f += 1;
+    }
+    m
+}
+
+use crate::wire::{I32, I64, LEN, VARINT};
+
 /// A `Span`.
 pub fn span(buf: &[u8]) -> Result<SpanFields<'_>, WireError> {
-    const DEPTH: u32 = 4; // request → resource spans → scope spans → span
+    const DEPTH: u32 = 4; // request → resource spans → scope spans → span, counted with a margin
+    const KNOWN: u32 = fields(1, 16);
     let mut s = SpanFields::default();
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(DEPTH)? {
-        match f {
-            1 => s.trace_id = len(f, v)?,
-            2 => s.span_id = len(f, v)?,
-            3 => {
-                string(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            k if k == key(1, LEN) => s.trace_id = r.bytes()?,
+            k if k == key(2, LEN) => s.span_id = r.bytes()?,
+            k if k == key(3, LEN) => {
+                utf8(3, r.bytes()?)?;
             }
-            4 => s.parent_span_id = len(f, v)?,
-            5 => s.name = string(f, v)?,
-            6 | 10 | 12 | 14 => {
-                varint(f, v)?;
+            k if k == key(4, LEN) => s.parent_span_id = r.bytes()?,
+            k if k == key(5, LEN) => s.name = utf8(5, r.bytes()?)?,
+            k if k == key(6, VARINT) || k == key(10, VARINT) || k == key(12, VARINT) || k == key(14, VARINT) => {
+                r.read_varint()?;
             }
-            7 => s.start_time_unix_nano = fixed64(f, v)?,
-            8 => s.end_time_unix_nano = fixed64(f, v)?,
-            9 => {
-                let kv = len(f, v)?;
+            k if k == key(7, I64) => s.start_time_unix_nano = r.read_fixed64()?,
+            k if k == key(8, I64) => s.end_time_unix_nano = r.read_fixed64()?,
+            k if k == key(9, LEN) => {
+                let kv = r.bytes()?;
                 let (key, _) = key_value(kv, DEPTH + 1)?;
                 s.attributes += 1;
                 s.longest_attribute = s.longest_attribute.max(kv.len() as u32);
                 s.anomaly_keys |= key.starts_with("anomaly.");
             }
-            11 => event(len(f, v)?, DEPTH + 1)?,
-            13 => link(len(f, v)?, DEPTH + 1)?,
-            15 => status(len(f, v)?, DEPTH + 1)?,
-            16 => {
-                fixed32(f, v)?;
+            k if k == key(11, LEN) => event(r.bytes()?, DEPTH + 1)?,
+            k if k == key(13, LEN) => link(r.bytes()?, DEPTH + 1)?,
+            k if k == key(15, LEN) => status(r.bytes()?, DEPTH + 1)?,
+            k if k == key(16, I32) => {
+                r.read_fixed32()?;
             }
-            _ => {}
+            k => r.other(k, KNOWN, DEPTH)?,
         }
     }
     Ok(s)
 }
 
 /// A `KeyValue`: its key and, when it is a string, its value.
+#[inline]
 pub fn key_value(buf: &[u8], depth: u32) -> Result<(&str, Option<&str>), WireError> {
+    const KNOWN: u32 = fields(1, 3);
     depth_ok(depth)?;
-    let (mut key, mut value) = ("", None);
+    let (mut k, mut value) = ("", None);
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            1 => key = string(f, v)?,
-            2 => value = any_value(len(f, v)?, depth + 1)?,
-            3 => {
-                varint(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) => k = utf8(1, r.bytes()?)?,
+            t if t == key(2, LEN) => value = any_value(r.bytes()?, depth + 1)?,
+            t if t == key(3, VARINT) => {
+                r.read_varint()?;
             }
-            _ => {}
+            t => r.other(t, KNOWN, depth)?,
         }
     }
-    Ok((key, value))
+    Ok((k, value))
 }
 
 /// An `AnyValue`; returns its string value, if that is what it holds.
+#[inline]
 fn any_value(buf: &[u8], depth: u32) -> Result<Option<&str>, WireError> {
+    const KNOWN: u32 = fields(1, 8);
     depth_ok(depth)?;
     let mut out = None;
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
+    while !r.at_end() {
+        let t = r.tag()?;
         // A oneof: the last member seen wins, as in prost.
         out = None;
-        match f {
-            1 => out = Some(string(f, v)?),
-            2 | 3 | 8 => {
-                varint(f, v)?;
+        match t {
+            t if t == key(1, LEN) => out = Some(utf8(1, r.bytes()?)?),
+            t if t == key(2, VARINT) || t == key(3, VARINT) || t == key(8, VARINT) => {
+                r.read_varint()?;
             }
-            4 => {
-                fixed64(f, v)?;
+            t if t == key(4, I64) => {
+                r.read_fixed64()?;
             }
-            5 => {
-                let mut a = Reader::new(len(f, v)?);
-                while let Some((f, v)) = a.next_field(depth + 1)? {
-                    if f == 1 {
-                        any_value(len(f, v)?, depth + 2)?;
-                    }
-                }
+            t if t == key(5, LEN) => nested(5, r.bytes()?, depth + 1)?,
+            t if t == key(6, LEN) => nested(6, r.bytes()?, depth + 1)?,
+            t if t == key(7, LEN) => {
+                r.bytes()?;
             }
-            6 => {
-                let mut l = Reader::new(len(f, v)?);
-                while let Some((f, v)) = l.next_field(depth + 1)? {
-                    if f == 1 {
-                        key_value(len(f, v)?, depth + 2)?;
-                    }
-                }
-            }
-            7 => {
-                len(f, v)?;
-            }
-            _ => {}
+            t => r.other(t, KNOWN, depth)?,
         }
     }
     Ok(out)
 }
 
+/// An `ArrayValue` (5) or a `KeyValueList` (6) inside an `AnyValue`: out of line, so that the common scalar and
+/// string attributes are walked without a call.
+#[inline(never)]
+fn nested(kind: u32, buf: &[u8], depth: u32) -> Result<(), WireError> {
+    let mut r = Reader::new(buf);
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) => {
+                let b = r.bytes()?;
+                if kind == 5 {
+                    any_value(b, depth + 1)?;
+                } else {
+                    key_value(b, depth + 1)?;
+                }
+            }
+            t => r.other(t, fields(1, 1), depth)?,
+        }
+    }
+    Ok(())
+}
+
 fn event(buf: &[u8], depth: u32) -> Result<(), WireError> {
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            1 => {
-                fixed64(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, I64) => {
+                r.read_fixed64()?;
             }
-            2 => {
-                string(f, v)?;
+            t if t == key(2, LEN) => {
+                utf8(2, r.bytes()?)?;
             }
-            3 => {
-                key_value(len(f, v)?, depth + 1)?;
+            t if t == key(3, LEN) => {
+                key_value(r.bytes()?, depth + 1)?;
             }
-            4 => {
-                varint(f, v)?;
+            t if t == key(4, VARINT) => {
+                r.read_varint()?;
             }
-            _ => {}
+            t => r.other(t, fields(1, 4), depth)?,
         }
     }
     Ok(())
@@ -158,24 +192,24 @@ fn event(buf: &[u8], depth: u32) -> Result<(), WireError> {
 
 fn link(buf: &[u8], depth: u32) -> Result<(), WireError> {
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            1 | 2 => {
-                len(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) || t == key(2, LEN) => {
+                r.bytes()?;
             }
-            3 => {
-                string(f, v)?;
+            t if t == key(3, LEN) => {
+                utf8(3, r.bytes()?)?;
             }
-            4 => {
-                key_value(len(f, v)?, depth + 1)?;
+            t if t == key(4, LEN) => {
+                key_value(r.bytes()?, depth + 1)?;
             }
-            5 => {
-                varint(f, v)?;
+            t if t == key(5, VARINT) => {
+                r.read_varint()?;
             }
-            6 => {
-                fixed32(f, v)?;
+            t if t == key(6, I32) => {
+                r.read_fixed32()?;
             }
-            _ => {}
+            t => r.other(t, fields(1, 6), depth)?,
         }
     }
     Ok(())
@@ -183,15 +217,15 @@ fn link(buf: &[u8], depth: u32) -> Result<(), WireError> {
 
 fn status(buf: &[u8], depth: u32) -> Result<(), WireError> {
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            2 => {
-                string(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(2, LEN) => {
+                utf8(2, r.bytes()?)?;
             }
-            3 => {
-                varint(f, v)?;
+            t if t == key(3, VARINT) => {
+                r.read_varint()?;
             }
-            _ => {}
+            t => r.other(t, fields(2, 3), depth)?,
         }
     }
     Ok(())
@@ -201,20 +235,20 @@ fn status(buf: &[u8], depth: u32) -> Result<(), WireError> {
 pub fn resource(buf: &[u8], depth: u32) -> Result<Option<&str>, WireError> {
     let mut service = None;
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            1 => {
-                let (key, value) = key_value(len(f, v)?, depth + 1)?;
-                if key == "service.name" && service.is_none() {
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) => {
+                let (k, value) = key_value(r.bytes()?, depth + 1)?;
+                if k == "service.name" && service.is_none() {
                     // prost's lookup takes the first `service.name`, string or not.
                     service = Some(value);
                 }
             }
-            2 => {
-                varint(f, v)?;
+            t if t == key(2, VARINT) => {
+                r.read_varint()?;
             }
-            3 => entity_ref(len(f, v)?, depth + 1)?,
-            _ => {}
+            t if t == key(3, LEN) => entity_ref(r.bytes()?, depth + 1)?,
+            t => r.other(t, fields(1, 3), depth)?,
         }
     }
     Ok(service.flatten())
@@ -222,9 +256,12 @@ pub fn resource(buf: &[u8], depth: u32) -> Result<Option<&str>, WireError> {
 
 fn entity_ref(buf: &[u8], depth: u32) -> Result<(), WireError> {
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        if (1..=4).contains(&f) {
-            string(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) || t == key(2, LEN) || t == key(3, LEN) || t == key(4, LEN) => {
+                utf8(t >> 3, r.bytes()?)?;
+            }
+            t => r.other(t, fields(1, 4), depth)?,
         }
     }
     Ok(())
@@ -233,18 +270,18 @@ fn entity_ref(buf: &[u8], depth: u32) -> Result<(), WireError> {
 /// An `InstrumentationScope`.
 pub fn scope(buf: &[u8], depth: u32) -> Result<(), WireError> {
     let mut r = Reader::new(buf);
-    while let Some((f, v)) = r.next_field(depth)? {
-        match f {
-            1 | 2 => {
-                string(f, v)?;
+    while !r.at_end() {
+        match r.tag()? {
+            t if t == key(1, LEN) || t == key(2, LEN) => {
+                utf8(t >> 3, r.bytes()?)?;
             }
-            3 => {
-                key_value(len(f, v)?, depth + 1)?;
+            t if t == key(3, LEN) => {
+                key_value(r.bytes()?, depth + 1)?;
             }
-            4 => {
-                varint(f, v)?;
+            t if t == key(4, VARINT) => {
+                r.read_varint()?;
             }
-            _ => {}
+            t => r.other(t, fields(1, 4), depth)?,
         }
     }
     Ok(())

@@ -14,14 +14,12 @@ pub enum WireError {
     #[error("invalid field tag")]
     Tag,
     /// A known field with the wrong wire type.
-    #[error("field {field}: wire type {found}, expected {expected}")]
+    #[error("field {field}: wire type {found} is not the schema's")]
     WireType {
         /// Field number.
         field: u32,
         /// Wire type found.
         found: u8,
-        /// Wire type the schema has.
-        expected: u8,
     },
     /// A string field that is not UTF-8 (proto3 strings must be).
     #[error("field {field}: string is not valid UTF-8")]
@@ -98,16 +96,19 @@ impl<'a> Reader<'a> {
 
     #[inline]
     fn varint(&mut self) -> Result<u64, WireError> {
-        let rest = &self.buf[self.pos..];
         // One-byte varints (tags, short lengths) are the common case.
-        match rest.first() {
-            None => return Err(WireError::Truncated),
+        match self.buf.get(self.pos) {
             Some(b) if *b < 0x80 => {
                 self.pos += 1;
-                return Ok(u64::from(*b));
+                Ok(u64::from(*b))
             }
-            _ => {}
+            _ => self.long_varint(),
         }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64, WireError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
         let mut v = 0u64;
         for (i, b) in rest.iter().take(10).enumerate() {
             v |= u64::from(b & 0x7f) << (7 * i);
@@ -146,29 +147,40 @@ impl<'a> Reader<'a> {
         Ok((field, (key & 7) as u8))
     }
 
+    /// The value of a field whose key was read. The four wire types OTLP uses are handled inline; groups
+    /// (deprecated, only ever unknown fields here) and invalid wire types out of line, which also keeps this
+    /// function non-recursive so that it inlines into the schema walk.
     #[inline]
     fn value(&mut self, field: u32, wire: u8, depth: u32) -> Result<Value<'a>, WireError> {
         Ok(match wire {
+            LEN => {
+                let n = usize::try_from(self.varint()?).map_err(|_| WireError::Truncated)?;
+                Value::Len(self.take(n)?)
+            }
             VARINT => Value::Varint(self.varint()?),
             I64 => {
                 let b = self.take(8)?;
                 Value::I64(u64::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
             }
-            LEN => {
-                let n = usize::try_from(self.varint()?).map_err(|_| WireError::Truncated)?;
-                Value::Len(self.take(n)?)
-            }
             I32 => {
                 let b = self.take(4)?;
                 Value::I32(u32::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
             }
+            _ => self.rare_value(field, wire, depth)?,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rare_value(&mut self, field: u32, wire: u8, depth: u32) -> Result<Value<'a>, WireError> {
+        match wire {
             START_GROUP => {
                 self.skip_group(field, depth + 1)?;
-                Value::Group
+                Ok(Value::Group)
             }
-            END_GROUP => return Err(WireError::Group),
-            _ => return Err(WireError::Tag),
-        })
+            END_GROUP => Err(WireError::Group),
+            _ => Err(WireError::Tag),
+        }
     }
 
     fn skip_group(&mut self, group: u32, depth: u32) -> Result<(), WireError> {
@@ -184,6 +196,64 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether the message has no more fields.
+    #[inline]
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// The next field's key (`field << 3 | wire type`), for schema code that matches on whole keys: one
+    /// branch per field instead of one on the field and one on the wire type.
+    #[inline]
+    pub fn tag(&mut self) -> Result<u32, WireError> {
+        let key = self.varint()?;
+        // As prost: a key beyond 32 bits is invalid, whatever its field number.
+        let key = u32::try_from(key).map_err(|_| WireError::Tag)?;
+        if key >> 3 == 0 {
+            return Err(WireError::Tag);
+        }
+        Ok(key)
+    }
+
+    /// A length-delimited value (after its key).
+    #[inline]
+    pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let n = usize::try_from(self.varint()?).map_err(|_| WireError::Truncated)?;
+        self.take(n)
+    }
+
+    /// A varint value (after its key).
+    #[inline]
+    pub fn read_varint(&mut self) -> Result<u64, WireError> {
+        self.varint()
+    }
+
+    /// A fixed64 value (after its key).
+    #[inline]
+    pub fn read_fixed64(&mut self) -> Result<u64, WireError> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
+    }
+
+    /// A fixed32 value (after its key).
+    #[inline]
+    pub fn read_fixed32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes(b.try_into().map_err(|_| WireError::Truncated)?))
+    }
+
+    /// A field the schema code did not match: an error when its number is in `known` (a bit per field number
+    /// below 32, so a known field with the wrong wire type), else skipped as an unknown field.
+    #[cold]
+    #[inline(never)]
+    pub fn other(&mut self, key: u32, known: u32, depth: u32) -> Result<(), WireError> {
+        let (field, wire) = (key >> 3, (key & 7) as u8);
+        if field < 32 && known & (1 << field) != 0 {
+            return Err(WireError::WireType { field, found: wire });
+        }
+        self.value(field, wire, depth).map(|_| ())
+    }
+
     /// The next field (number, value), or `None` at the end of the message. `depth` is this message's nesting,
     /// for groups.
     #[inline]
@@ -196,11 +266,10 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn mismatch(field: u32, v: &Value<'_>, expected: u8) -> WireError {
+fn mismatch(field: u32, v: &Value<'_>, _expected: u8) -> WireError {
     WireError::WireType {
         field,
         found: v.wire_type(),
-        expected,
     }
 }
 
