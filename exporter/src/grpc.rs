@@ -25,6 +25,9 @@ impl Encoder for RawEncoder {
     type Item = Bytes;
     type Error = Status;
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        // One allocation for the whole batch: growing tonic's buffer step by step reallocated and faulted in
+        // fresh pages several times per multi-megabyte batch.
+        dst.reserve(item.len());
         dst.put(item);
         Ok(())
     }

@@ -16,9 +16,15 @@ use super::shape::Template;
 pub struct Counts {
     /// Spans acknowledged (minus any the peer reported rejected).
     pub acked: AtomicU64,
-    /// Requests refused (backpressure or errors); each is retried after a short pause, with new trace ids.
+    /// Requests refused (backpressure or errors); each is retried with new trace ids after an exponential
+    /// backoff (5 ms doubling to 160 ms per stream, reset by a success), as the OTLP specification asks of
+    /// clients: a client that resends at once only measures how fast spanguard can say no.
     pub refused: AtomicU64,
 }
+
+/// First and longest pause after a refusal.
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_millis(160);
 
 /// A running generator.
 pub struct Generator {
@@ -59,6 +65,7 @@ impl Generator {
                     i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     i
                 });
+                let mut backoff = MIN_BACKOFF;
                 while !stop.load(Relaxed) {
                     if let Some(t) = tick.as_mut() {
                         t.tick().await;
@@ -68,10 +75,12 @@ impl Generator {
                         Ok(rejected) => {
                             let ok = (template.spans as i64 - rejected.max(0)).max(0) as u64;
                             counts.acked.fetch_add(ok, Relaxed);
+                            backoff = MIN_BACKOFF;
                         }
                         Err(_) => {
                             counts.refused.fetch_add(1, Relaxed);
-                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(MAX_BACKOFF);
                         }
                     }
                 }
