@@ -8,7 +8,7 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use spanguard_config::{DebugVerbosity, ExporterConfig, HttpEncoding};
 
-use crate::grpc::GrpcClient;
+use crate::grpc::{GrpcBody, GrpcClient};
 use crate::http::HttpClient;
 use spanguard_otlp::SpanRecord;
 
@@ -18,6 +18,8 @@ use crate::{span_count, ExportError, ExporterError, Request};
 pub(crate) enum Payload {
     /// Encoded bytes (protobuf, JSON, JSON line; gzip when configured).
     Bytes(Bytes),
+    /// Span records the gRPC client encodes into its own buffer.
+    Spans(Arc<Vec<SpanRecord>>),
     /// The request, decoded (debug exporter).
     Request(Request),
 }
@@ -66,16 +68,16 @@ impl Client {
 
     /// Encodes a batch for this client. Protobuf is written from the spans' own bytes; JSON and the debug
     /// log go through the decoded request.
-    pub fn prepare(&self, batch: &[SpanRecord]) -> Result<Payload, ExportError> {
+    pub fn prepare(&self, batch: Vec<SpanRecord>) -> Result<Payload, ExportError> {
         let decoded = || {
-            spanguard_otlp::to_request(batch)
+            spanguard_otlp::to_request(&batch)
                 .map_err(|e| ExportError::permanent(format!("cannot decode the batch for JSON: {e}")))
         };
         Ok(match self {
-            Client::Grpc(_) => Payload::Bytes(spanguard_otlp::encode_request(batch).into()),
+            Client::Grpc(_) => Payload::Spans(Arc::new(batch)),
             Client::Http(h) => {
                 let raw = match h.encoding() {
-                    HttpEncoding::Proto => spanguard_otlp::encode_request(batch),
+                    HttpEncoding::Proto => spanguard_otlp::encode_request(&batch),
                     HttpEncoding::Json => serde_json::to_vec(&decoded()?).unwrap_or_default(),
                 };
                 Payload::Bytes(if h.gzip() { gzip(&raw) } else { raw }.into())
@@ -92,7 +94,7 @@ impl Client {
     /// One attempt; returns the number of spans the peer rejected (OTLP partial success).
     pub async fn export(&self, payload: &Payload) -> Result<i64, ExportError> {
         match (self, payload) {
-            (Client::Grpc(c), Payload::Bytes(b)) => c.export(b.clone()).await,
+            (Client::Grpc(c), Payload::Spans(s)) => c.export(GrpcBody::Spans(s.clone())).await,
             (Client::Http(c), Payload::Bytes(b)) => c.export(b.clone()).await,
             (Client::File(f), Payload::Bytes(b)) => {
                 let mut w = f.lock().unwrap_or_else(|p| p.into_inner());

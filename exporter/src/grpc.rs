@@ -1,6 +1,7 @@
 //! OTLP/gRPC client. The batch is encoded once into bytes and every attempt sends those bytes, so a retry
 //! neither re-encodes nor clones the batch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
@@ -12,6 +13,8 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+use spanguard_otlp::SpanRecord;
+
 use crate::{ExportError, ExporterError};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -21,14 +24,33 @@ struct RawCodec;
 struct RawEncoder;
 struct ResponseDecoder;
 
+/// What one export sends.
+#[derive(Clone)]
+pub enum GrpcBody {
+    /// An already encoded request (the benchmark's generator).
+    Encoded(Bytes),
+    /// Span records, encoded straight into tonic's send buffer: no intermediate copy of the batch, and a
+    /// retry re-encodes (a copy of each span's bytes) rather than keeping a second copy of the batch around.
+    Spans(Arc<Vec<SpanRecord>>),
+}
+
 impl Encoder for RawEncoder {
-    type Item = Bytes;
+    type Item = GrpcBody;
     type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+    fn encode(&mut self, item: GrpcBody, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         // One allocation for the whole batch: growing tonic's buffer step by step reallocated and faulted in
         // fresh pages several times per multi-megabyte batch.
-        dst.reserve(item.len());
-        dst.put(item);
+        match item {
+            GrpcBody::Encoded(b) => {
+                dst.reserve(b.len());
+                dst.put(b);
+            }
+            GrpcBody::Spans(spans) => {
+                let plan = spanguard_otlp::Plan::new(&spans);
+                dst.reserve(plan.len());
+                plan.write(dst);
+            }
+        }
         Ok(())
     }
 }
@@ -45,7 +67,7 @@ impl Decoder for ResponseDecoder {
 }
 
 impl Codec for RawCodec {
-    type Encode = Bytes;
+    type Encode = GrpcBody;
     type Decode = ExportTraceServiceResponse;
     type Encoder = RawEncoder;
     type Decoder = ResponseDecoder;
@@ -114,8 +136,8 @@ impl GrpcClient {
         })
     }
 
-    /// Sends one encoded `ExportTraceServiceRequest`; returns the spans the peer rejected.
-    pub async fn export(&self, body: Bytes) -> Result<i64, ExportError> {
+    /// Sends one `ExportTraceServiceRequest`; returns the spans the peer rejected.
+    pub async fn export(&self, body: GrpcBody) -> Result<i64, ExportError> {
         let mut grpc = self.grpc.clone();
         grpc.ready()
             .await

@@ -22,7 +22,7 @@ mod tls;
 
 pub(crate) use client::{Client, Payload};
 pub use errors::{ExportError, ExporterError};
-pub use grpc::GrpcClient;
+pub use grpc::{GrpcBody, GrpcClient};
 pub use pool::Exporters;
 
 /// The OTLP request type spans leave in.

@@ -109,7 +109,7 @@ fn spawn_member(tasks: &mut JoinSet<()>, m: Member, input: mpsc::Receiver<Vec<Sp
                     b
                 };
                 let Some(batch) = batch else { break };
-                match client.prepare(&batch.records) {
+                match client.prepare(batch.records) {
                     Ok(payload) => deliver(&name, &client, payload, batch.spans, &retry, &metrics, &abort).await,
                     Err(e) => {
                         metrics.dropped_permanent.add(batch.spans as u64);

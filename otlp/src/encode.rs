@@ -3,6 +3,7 @@
 //! arrived in. The bytes are copied, never re-encoded: every length is computed once, bottom up, then each
 //! level is written with its final length.
 
+use bytes::BufMut;
 use hashbrown::HashMap;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
@@ -91,32 +92,73 @@ fn group(records: &[SpanRecord]) -> Groups {
 
 /// The encoded request carrying `records`.
 pub fn encode_request(records: &[SpanRecord]) -> Vec<u8> {
-    let g = group(records);
-    let total: usize = g.resources.iter().map(|r| len_field_size(RESOURCE_SPANS, r.len)).sum();
-    // Where each scope group's records start in `order`.
-    let mut starts = Vec::with_capacity(g.scopes.len());
-    let mut n = 0;
-    for sg in &g.scopes {
-        starts.push(n);
-        n += sg.spans;
+    let plan = Plan::new(records);
+    let mut out = Vec::with_capacity(plan.len());
+    plan.write(&mut out);
+    out
+}
+
+/// An encoding worked out (grouping, every length) before it is written, so that a caller can reserve its exact
+/// size in a buffer of its own: the gRPC exporter writes straight into its transport's buffer.
+pub struct Plan<'a> {
+    records: &'a [SpanRecord],
+    groups: Groups,
+    /// Where each scope group's records start in `groups.order`.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl<'a> Plan<'a> {
+    /// Plans the request carrying `records`.
+    pub fn new(records: &'a [SpanRecord]) -> Self {
+        let groups = group(records);
+        let len = groups
+            .resources
+            .iter()
+            .map(|r| len_field_size(RESOURCE_SPANS, r.len))
+            .sum();
+        let mut starts = Vec::with_capacity(groups.scopes.len());
+        let mut n = 0;
+        for sg in &groups.scopes {
+            starts.push(n);
+            n += sg.spans;
+        }
+        Self {
+            records,
+            groups,
+            starts,
+            len,
+        }
     }
-    let mut out = Vec::with_capacity(total);
-    for rg in &g.resources {
-        put_len_header(&mut out, RESOURCE_SPANS, rg.len);
-        out.extend_from_slice(records[rg.first].resource.head());
-        for &si in &rg.scopes {
-            let sg = &g.scopes[si];
-            put_len_header(&mut out, SCOPE_SPANS, sg.len);
-            out.extend_from_slice(records[sg.first].scope.head());
-            for &i in &g.order[starts[si]..starts[si] + sg.spans] {
-                let rec = &records[i as usize];
-                put_len_header(&mut out, SPANS, rec.encoded_len());
-                rec.write(&mut out);
+
+    /// Encoded size.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the request.
+    pub fn write(&self, out: &mut impl BufMut) {
+        let (records, g) = (self.records, &self.groups);
+        for rg in &g.resources {
+            put_len_header(out, RESOURCE_SPANS, rg.len);
+            out.put_slice(records[rg.first].resource.head());
+            for &si in &rg.scopes {
+                let sg = &g.scopes[si];
+                put_len_header(out, SCOPE_SPANS, sg.len);
+                out.put_slice(records[sg.first].scope.head());
+                for &i in &g.order[self.starts[si]..self.starts[si] + sg.spans] {
+                    let rec = &records[i as usize];
+                    put_len_header(out, SPANS, rec.encoded_len());
+                    rec.write(out);
+                }
             }
         }
     }
-    debug_assert_eq!(out.len(), total);
-    out
 }
 
 /// The decoded request carrying `records` (the slow paths: JSON export, the file and debug exporters, tests).

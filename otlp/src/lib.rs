@@ -18,8 +18,8 @@ mod record;
 pub mod scan;
 pub mod wire;
 
-pub use encode::{encode_request, to_request};
-pub use record::{count_spans, from_request, parse_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
+pub use encode::{encode_request, to_request, Plan};
+pub use record::{count_spans, from_request, name_hash, parse_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
 pub use wire::WireError;
 
 /// The OTLP request type, decoded.

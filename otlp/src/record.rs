@@ -157,8 +157,12 @@ pub struct SpanRecord {
     bytes: Bytes,
     trace_id: [u8; 16],
     span_id: [u8; 8],
+    /// The parent id when it is 8 bytes (all but malformed spans), so that assembly and the detectors never
+    /// go back to the span's bytes, long out of cache by the time a window is scored.
+    parent_id: [u8; 8],
     parent: (u32, u32),
     name: (u32, u32),
+    name_hash: u64,
     start: u64,
     end: u64,
     attributes: u32,
@@ -188,8 +192,10 @@ impl SpanRecord {
         Self {
             trace_id: f.trace_id.try_into().unwrap_or([0; 16]),
             span_id: f.span_id.try_into().unwrap_or([0; 8]),
+            parent_id: f.parent_span_id.try_into().unwrap_or([0; 8]),
             parent: offset(bytes, f.parent_span_id),
             name: offset(bytes, f.name.as_bytes()),
+            name_hash: name_hash(f.name),
             start: f.start_time_unix_nano,
             end: f.end_time_unix_nano,
             attributes: f.attributes,
@@ -229,8 +235,16 @@ impl SpanRecord {
 
     /// The parent span id as sent; empty for a root.
     pub fn parent_span_id(&self) -> &[u8] {
-        let (at, n) = self.parent;
-        self.bytes.get(at as usize..(at + n) as usize).unwrap_or_default()
+        match self.parent {
+            (_, 0) => &[],
+            (_, 8) => &self.parent_id,
+            (at, n) => self.bytes.get(at as usize..(at + n) as usize).unwrap_or_default(),
+        }
+    }
+
+    /// [`name_hash`] of the span's name, computed while the span was scanned (and in cache).
+    pub fn name_hash(&self) -> u64 {
+        self.name_hash
     }
 
     /// The span's name.
@@ -266,10 +280,10 @@ impl SpanRecord {
     }
 
     /// Appends the span's encoding (without tag or length) to `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.bytes);
+    pub fn write(&self, out: &mut impl bytes::BufMut) {
+        out.put_slice(&self.bytes);
         for a in self.appended.iter().flatten() {
-            out.extend_from_slice(&a.encoded);
+            out.put_slice(&a.encoded);
         }
     }
 
@@ -341,6 +355,14 @@ impl SpanRecord {
         self.write(&mut bytes);
         Span::decode(&bytes[..]).map_err(|_| WireError::Truncated)
     }
+}
+
+/// A hash of a span name, keyed once per process (crafted names cannot be made to collide without the key):
+/// the detectors identify operations by it without reading the name from the span's bytes again.
+pub fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<hashbrown::DefaultHashBuilder> = std::sync::OnceLock::new();
+    KEY.get_or_init(Default::default).hash_one(name)
 }
 
 /// The first field of a `KeyValue` (its key), without checking the rest.

@@ -332,12 +332,12 @@ pub fn varint_len(v: u64) -> usize {
 }
 
 /// Appends `v` as a varint.
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint(out: &mut impl bytes::BufMut, mut v: u64) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        out.put_u8((v as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.put_u8(v as u8);
 }
 
 /// Bytes a length-delimited field `field` of `len` bytes takes, tag and length included.
@@ -346,7 +346,7 @@ pub fn len_field_size(field: u32, len: usize) -> usize {
 }
 
 /// Appends the tag and length of a length-delimited field `field`; its `len` bytes must follow.
-pub fn put_len_header(out: &mut Vec<u8>, field: u32, len: usize) {
+pub fn put_len_header(out: &mut impl bytes::BufMut, field: u32, len: usize) {
     put_varint(out, u64::from(field) << 3 | u64::from(LEN));
     put_varint(out, len as u64);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use spanguard_config::OtlpExporterConfig;
-use spanguard_exporter::GrpcClient;
+use spanguard_exporter::{GrpcBody, GrpcClient};
 
 use super::shape::Template;
 
@@ -71,7 +71,7 @@ impl Generator {
                         t.tick().await;
                     }
                     let body = template.request(seq.fetch_add(1, Relaxed), now_ns());
-                    match client.export(body).await {
+                    match client.export(GrpcBody::Encoded(body)).await {
                         Ok(rejected) => {
                             let ok = (template.spans as i64 - rejected.max(0)).max(0) as u64;
                             counts.acked.fetch_add(ok, Relaxed);

@@ -96,12 +96,16 @@ impl<K> Interner<K> {
 /// [`Vocabulary::clear_transient`], so traffic full of never-seen names and sequences cannot grow memory without
 /// bound. A call is `(service id, operation)`: a trace's services are interned once per resource, and each span
 /// then hashes and compares its operation name only. The hasher is keyed per process, so crafted span names
-/// cannot be made to collide.
+/// cannot be made to collide. Operations are told apart by their 64-bit keyed hash ([`spanguard_otlp::name_hash`],
+/// computed when the span was received): a live span's name is then read only when its call is first seen,
+/// not from the span's long-cold bytes at every window (two names of one service sharing a 64-bit keyed hash
+/// would count as one operation: odds of about 10⁻¹¹ for 10 000 names).
 #[derive(Clone, Default)]
 pub struct Vocabulary {
     build: DefaultHashBuilder,
     services: Interner<Box<str>>,
-    calls: Interner<(ServiceId, Box<str>)>,
+    /// `(service, hash of the operation, operation)`.
+    calls: Interner<(ServiceId, u64, Box<str>)>,
     seqs: Interner<Box<[CallId]>>,
 }
 
@@ -120,11 +124,23 @@ impl Vocabulary {
     /// The id of call `operation` of service `service`, interning it if new.
     #[inline]
     pub fn call_of(&mut self, service: ServiceId, operation: &str) -> CallId {
-        let hash = self.build.hash_one((service, operation));
+        self.call_hashed(service, spanguard_otlp::name_hash(operation), || operation)
+    }
+
+    /// The id of the call of service `service` whose operation has `name_hash`; `operation` is asked for only
+    /// when the call is new.
+    #[inline]
+    pub fn call_hashed<'a>(
+        &mut self,
+        service: ServiceId,
+        name_hash: u64,
+        operation: impl FnOnce() -> &'a str,
+    ) -> CallId {
+        let hash = self.build.hash_one((service, name_hash));
         self.calls.intern(
             hash,
-            |(s, o)| *s == service && **o == *operation,
-            || (service, operation.into()),
+            |(s, h, _)| *s == service && *h == name_hash,
+            || (service, name_hash, operation().into()),
         )
     }
 
@@ -185,7 +201,7 @@ impl Vocabulary {
         self.calls
             .keys
             .get(call as usize)
-            .map(|(s, o)| (self.services.keys.get(*s as usize).map_or("?", |n| &**n), &**o))
+            .map(|(s, _, o)| (self.services.keys.get(*s as usize).map_or("?", |n| &**n), &**o))
             .unwrap_or(("?", "?"))
     }
 
@@ -269,7 +285,7 @@ impl SequenceExtractor {
                     sid
                 }
             };
-            self.span_calls.push(vocab.call_of(sid, r.name()));
+            self.span_calls.push(vocab.call_hashed(sid, r.name_hash(), || r.name()));
             if let Some(id) = id64(r.span_id()) {
                 self.ids.push((id, i as u32));
             }
