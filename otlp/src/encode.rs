@@ -163,13 +163,8 @@ impl<'a> Plan<'a> {
 
 /// The decoded request carrying `records` (the slow paths: JSON export, the file and debug exporters, tests).
 pub fn to_request(records: &[SpanRecord]) -> Result<Request, WireError> {
-    let g = group(records);
-    let mut starts = Vec::with_capacity(g.scopes.len());
-    let mut n = 0;
-    for sg in &g.scopes {
-        starts.push(n);
-        n += sg.spans;
-    }
+    let plan = Plan::new(records);
+    let (g, starts) = (&plan.groups, &plan.starts);
     let bad = |_| WireError::Truncated;
     let mut out = Request::default();
     for rg in &g.resources {

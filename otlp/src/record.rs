@@ -301,16 +301,19 @@ impl SpanRecord {
         // More than two additions (not made by the pipeline today): fold the earlier ones into the bytes.
         let mut bytes = Vec::with_capacity(self.encoded_len());
         self.write(&mut bytes);
-        self.replace_bytes(bytes.into());
-        self.appended = [Some(attrs), None];
+        if self.replace_bytes(bytes.into()).is_ok() {
+            self.appended = [Some(attrs), None];
+        }
     }
 
-    fn replace_bytes(&mut self, bytes: Bytes) {
-        if let Ok(f) = scan::span(&bytes) {
-            let appended = std::mem::take(&mut self.appended);
-            *self = Self::with_fields(self.resource.clone(), self.scope.clone(), &bytes, &f);
-            self.appended = appended;
-        }
+    /// Makes `bytes` the span's, keeping what was appended; on a scan error (never for bytes made from a
+    /// checked span) the record is left as it was.
+    fn replace_bytes(&mut self, bytes: Bytes) -> Result<(), WireError> {
+        let f = scan::span(&bytes)?;
+        let appended = std::mem::take(&mut self.appended);
+        *self = Self::with_fields(self.resource.clone(), self.scope.clone(), &bytes, &f);
+        self.appended = appended;
+        Ok(())
     }
 
     fn remove_attributes(&mut self, keys: &[String]) {
@@ -333,7 +336,8 @@ impl SpanRecord {
             at = end;
         }
         if removed {
-            self.replace_bytes(out.into());
+            // Removing whole fields from a checked span leaves a checked span.
+            let _ = self.replace_bytes(out.into());
         }
     }
 
@@ -342,10 +346,8 @@ impl SpanRecord {
     pub fn modify<T>(&mut self, f: impl FnOnce(&mut Span) -> T) -> Result<T, WireError> {
         let mut span = self.to_span()?;
         let out = f(&mut span);
+        self.replace_bytes(span.encode_to_vec().into())?;
         self.appended = [None, None];
-        let bytes: Bytes = span.encode_to_vec().into();
-        let fields = scan::span(&bytes)?;
-        *self = Self::with_fields(self.resource.clone(), self.scope.clone(), &bytes, &fields);
         Ok(out)
     }
 

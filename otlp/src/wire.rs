@@ -266,7 +266,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn mismatch(field: u32, v: &Value<'_>, _expected: u8) -> WireError {
+fn mismatch(field: u32, v: &Value<'_>) -> WireError {
     WireError::WireType {
         field,
         found: v.wire_type(),
@@ -278,7 +278,7 @@ fn mismatch(field: u32, v: &Value<'_>, _expected: u8) -> WireError {
 pub fn len<'a>(field: u32, v: Value<'a>) -> Result<&'a [u8], WireError> {
     match v {
         Value::Len(b) => Ok(b),
-        other => Err(mismatch(field, &other, LEN)),
+        other => Err(mismatch(field, &other)),
     }
 }
 
@@ -297,33 +297,6 @@ pub fn utf8(field: u32, b: &[u8]) -> Result<&str, WireError> {
         return Ok(unsafe { std::str::from_utf8_unchecked(b) });
     }
     std::str::from_utf8(b).map_err(|_| WireError::Utf8 { field })
-}
-
-/// A varint field.
-#[inline]
-pub fn varint(field: u32, v: Value<'_>) -> Result<u64, WireError> {
-    match v {
-        Value::Varint(x) => Ok(x),
-        other => Err(mismatch(field, &other, VARINT)),
-    }
-}
-
-/// A fixed64 (or double) field.
-#[inline]
-pub fn fixed64(field: u32, v: Value<'_>) -> Result<u64, WireError> {
-    match v {
-        Value::I64(x) => Ok(x),
-        other => Err(mismatch(field, &other, I64)),
-    }
-}
-
-/// A fixed32 field.
-#[inline]
-pub fn fixed32(field: u32, v: Value<'_>) -> Result<u32, WireError> {
-    match v {
-        Value::I32(x) => Ok(x),
-        other => Err(mismatch(field, &other, I32)),
-    }
 }
 
 /// Bytes a varint of `v` takes (prost's formula).

@@ -197,7 +197,7 @@ impl Admission {
         })
     }
 
-    /// Validates `req` (spans with malformed ids are removed and reported as a partial success) and hands the
+    /// Validates `records` (spans with malformed ids are removed and reported as a partial success) and hands the
     /// rest to the pipeline without waiting.
     pub fn admit(&self, protocol: Protocol, mut records: Vec<SpanRecord>) -> Result<Admitted, Refusal> {
         let c = self.counters(protocol);
