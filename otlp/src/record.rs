@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
 use crate::scan::{self, SpanFields};
-use crate::wire::{len, put_len_header, string, Reader, WireError};
+use crate::wire::{len, put_len_header, string, Reader, Value, WireError};
 use crate::Request;
 
 /// The resource spans arrived with, shared by all of them: its `ResourceSpans` fields other than the spans
@@ -391,29 +391,44 @@ pub fn parse_request(body: Bytes) -> Result<Vec<SpanRecord>, WireError> {
     Ok(out)
 }
 
-fn resource_spans(body: &Bytes, buf: &[u8], out: &mut Vec<SpanRecord>) -> Result<(), WireError> {
+/// Splits a container (`ResourceSpans`, `ScopeSpans`) into its head — every field but the repeated children
+/// (field 2), still encoded, in order — and its children; `check` checks each head field.
+fn split_container<'a>(
+    buf: &'a [u8],
+    depth: u32,
+    mut check: impl FnMut(u32, Value<'a>) -> Result<(), WireError>,
+) -> Result<(Vec<u8>, Vec<&'a [u8]>), WireError> {
     let mut head = Vec::new();
-    let mut scopes: Vec<&[u8]> = Vec::new();
-    let mut service: Option<Option<&str>> = None;
+    let mut children = Vec::new();
     let mut r = Reader::new(buf);
     let mut at = 0;
-    while let Some((f, v)) = r.next_field(1)? {
+    while let Some((f, v)) = r.next_field(depth)? {
+        if f == 2 {
+            children.push(len(f, v)?);
+        } else {
+            check(f, v)?;
+            head.extend_from_slice(&buf[at..r.pos()]);
+        }
+        at = r.pos();
+    }
+    Ok((head, children))
+}
+
+fn resource_spans(body: &Bytes, buf: &[u8], out: &mut Vec<SpanRecord>) -> Result<(), WireError> {
+    let mut service: Option<Option<&str>> = None;
+    let (head, scopes) = split_container(buf, 1, |f, v| {
         match f {
             1 => {
                 let s = scan::resource(len(f, v)?, 2)?;
                 service.get_or_insert(s);
             }
-            2 => scopes.push(len(f, v)?),
             3 => {
                 string(f, v)?;
             }
             _ => {}
         }
-        if f != 2 {
-            head.extend_from_slice(&buf[at..r.pos()]);
-        }
-        at = r.pos();
-    }
+        Ok(())
+    })?;
     let resource = Arc::new(ResourceCtx {
         head: head.into(),
         service: Arc::from(service.flatten().unwrap_or(UNKNOWN_SERVICE)),
@@ -430,24 +445,11 @@ fn scope_spans(
     buf: &[u8],
     out: &mut Vec<SpanRecord>,
 ) -> Result<(), WireError> {
-    let mut head = Vec::new();
-    let mut spans: Vec<&[u8]> = Vec::new();
-    let mut r = Reader::new(buf);
-    let mut at = 0;
-    while let Some((f, v)) = r.next_field(2)? {
-        match f {
-            1 => scan::scope(len(f, v)?, 3)?,
-            2 => spans.push(len(f, v)?),
-            3 => {
-                string(f, v)?;
-            }
-            _ => {}
-        }
-        if f != 2 {
-            head.extend_from_slice(&buf[at..r.pos()]);
-        }
-        at = r.pos();
-    }
+    let (head, spans) = split_container(buf, 2, |f, v| match f {
+        1 => scan::scope(len(f, v)?, 3),
+        3 => string(f, v).map(|_| ()),
+        _ => Ok(()),
+    })?;
     let scope = Arc::new(ScopeCtx { head: head.into() });
     out.reserve(spans.len());
     for span in spans {
