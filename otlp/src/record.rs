@@ -32,11 +32,14 @@ impl ResourceCtx {
             schema_url,
         }
         .encode_to_vec();
-        let service = resource_service(&head).unwrap_or_else(|_| Arc::from(UNKNOWN_SERVICE));
-        Self {
-            head: head.into(),
-            service,
-        }
+        // Encoded by prost just above: it splits without error; the fallback only keeps this infallible.
+        split_resource(&head).map_or_else(
+            |_| Self {
+                head: head.clone().into(),
+                service: Arc::from(UNKNOWN_SERVICE),
+            },
+            |(ctx, _)| ctx,
+        )
     }
 
     /// A resource with just `service.name` (spans spanguard makes itself, tests).
@@ -105,17 +108,6 @@ impl Default for ScopeCtx {
 }
 
 const UNKNOWN_SERVICE: &str = "unknown_service";
-
-fn resource_service(head: &[u8]) -> Result<Arc<str>, WireError> {
-    let mut service = None;
-    let mut r = Reader::new(head);
-    while let Some((f, v)) = r.next_field(1)? {
-        if f == 1 && service.is_none() {
-            service = scan::resource(len(f, v)?, 2)?;
-        }
-    }
-    Ok(Arc::from(service.unwrap_or(UNKNOWN_SERVICE)))
-}
 
 /// Attributes added to spans on the way out, encoded once and shared by every span that gets them.
 #[derive(Debug, Default)]
@@ -326,7 +318,8 @@ impl SpanRecord {
             let drop = f == ATTRIBUTES
                 && len(f, v)
                     .ok()
-                    .and_then(|kv| first_string(kv))
+                    .and_then(|kv| scan::key_value(kv, 5).ok())
+                    .map(|(k, _)| k)
                     .is_some_and(|k| keys.iter().any(|key| key == k));
             if drop {
                 removed = true;
@@ -367,17 +360,6 @@ pub fn name_hash(name: &str) -> u64 {
     KEY.get_or_init(Default::default).hash_one(name)
 }
 
-/// The first field of a `KeyValue` (its key), without checking the rest.
-fn first_string(kv: &[u8]) -> Option<&str> {
-    let mut r = Reader::new(kv);
-    while let Ok(Some((f, v))) = r.next_field(5) {
-        if f == 1 {
-            return string(f, v).ok();
-        }
-    }
-    None
-}
-
 /// Splits an encoded `ExportTraceServiceRequest` into span records, checking all of it first: a malformed
 /// request yields an error and no records. The records share `body` (no span is copied).
 pub fn parse_request(body: Bytes) -> Result<Vec<SpanRecord>, WireError> {
@@ -414,7 +396,8 @@ fn split_container<'a>(
     Ok((head, children))
 }
 
-fn resource_spans(body: &Bytes, buf: &[u8], out: &mut Vec<SpanRecord>) -> Result<(), WireError> {
+/// A `ResourceSpans`: its context (head and service) and its scope spans, still encoded.
+fn split_resource(buf: &[u8]) -> Result<(ResourceCtx, Vec<&[u8]>), WireError> {
     let mut service: Option<Option<&str>> = None;
     let (head, scopes) = split_container(buf, 1, |f, v| {
         match f {
@@ -429,10 +412,16 @@ fn resource_spans(body: &Bytes, buf: &[u8], out: &mut Vec<SpanRecord>) -> Result
         }
         Ok(())
     })?;
-    let resource = Arc::new(ResourceCtx {
+    let ctx = ResourceCtx {
         head: head.into(),
         service: Arc::from(service.flatten().unwrap_or(UNKNOWN_SERVICE)),
-    });
+    };
+    Ok((ctx, scopes))
+}
+
+fn resource_spans(body: &Bytes, buf: &[u8], out: &mut Vec<SpanRecord>) -> Result<(), WireError> {
+    let (ctx, scopes) = split_resource(buf)?;
+    let resource = Arc::new(ctx);
     for scope in scopes {
         scope_spans(body, &resource, scope, out)?;
     }

@@ -15,6 +15,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Code, Status};
 
 use crate::admission::{EarlyRefusal, Protocol};
+use crate::decode::{decode_request, Encoding};
 use crate::{Admission, Refusal};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -74,8 +75,7 @@ impl UnaryService<Bytes> for ExportMethod {
 
 fn export(admission: &Admission, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
     admission.refuse_when_full(Protocol::Grpc, &body).map_err(refused)?;
-    let records = spanguard_otlp::parse_request(body)
-        .map_err(|e| Status::invalid_argument(format!("not a valid protobuf ExportTraceServiceRequest: {e}")))?;
+    let records = decode_request(body, Encoding::Protobuf).map_err(|e| Status::invalid_argument(e.to_string()))?;
     admission
         .admit(Protocol::Grpc, records)
         .map(|admitted| admitted.response())
