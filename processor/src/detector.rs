@@ -42,6 +42,8 @@ pub struct WindowScore {
     pub attributes: Vec<KeyValue>,
     /// Attributes for the root span of individual traces, by trace index in the window.
     pub trace_attributes: Vec<(usize, Vec<KeyValue>)>,
+    /// Attributes for the window's incident span only (explanations too long to repeat on every span).
+    pub incident_attributes: Vec<KeyValue>,
     /// The largest contributions to the score, largest first.
     pub top: Vec<Contribution>,
 }

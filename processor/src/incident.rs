@@ -40,6 +40,7 @@ pub fn incident(window: &Window, scores: &[WindowScore], window_attrs: &[KeyValu
                 .map(|c| format!("{}: {:.4} vs {:.4}", c.label, c.observed, c.expected));
             attrs.push(strings(&format!("anomaly.{}.top", s.detector), top));
         }
+        attrs.extend(s.incident_attributes.iter().cloned());
     }
     // Attributes a detector already sets under the same key (e.g. anomaly.graph.threshold) stay once.
     let mut seen = std::collections::HashSet::new();

@@ -21,6 +21,7 @@ mod metrics;
 mod model_file;
 pub mod offline;
 pub mod record;
+pub mod rng;
 mod stage;
 pub mod trace;
 pub mod window;

@@ -13,13 +13,13 @@ pub(crate) enum ReadError {
     Version { format: String, version: u32 },
 }
 
-/// Reads `path`, checks its `format` and `version`, and deserializes it.
-pub(crate) fn read_versioned<T: DeserializeOwned>(path: &Path, format: &str, version: u32) -> Result<T, ReadError> {
+/// Reads `path`, checks its `format` and that its `version` is one of `versions`, and deserializes it.
+pub(crate) fn read_versioned<T: DeserializeOwned>(path: &Path, format: &str, versions: &[u32]) -> Result<T, ReadError> {
     let text = std::fs::read(path).map_err(ReadError::Io)?;
     let head: serde_json::Value = serde_json::from_slice(&text).map_err(|e| ReadError::Parse(e.to_string()))?;
     let found_format = head.get("format").and_then(|v| v.as_str()).unwrap_or("").to_owned();
     let found_version = head.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-    if found_format != format || found_version != version {
+    if found_format != format || !versions.contains(&found_version) {
         return Err(ReadError::Version {
             format: found_format,
             version: found_version,

@@ -8,30 +8,45 @@ use serde::Serialize;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::cusum::CusumParams;
 use spanguard_processor::frequency::drift::Adaptation;
-use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, TopSequence, TrainOptions};
+use spanguard_processor::frequency::model::Method;
+use spanguard_processor::frequency::tracking::EvidenceSettings;
+use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, FrequencyVerdict, TrainOptions};
 use spanguard_processor::Trace;
 
 use crate::traces::{load, Order};
 
-/// How windows are compared and how the baseline follows traffic.
+/// How windows are judged and how the baseline follows traffic.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MethodArgs {
-    /// The paper's method exactly: Euclidean distance (eq. 3) against a fixed baseline. Same as
-    /// `--statistic euclidean --alpha 0 --confirm-within 0`.
+    /// The paper's method exactly: Euclidean distance (eq. 3) against a fixed baseline, threshold mean + k·σ of
+    /// the validation windows. Same as `--method threshold --statistic euclidean --alpha 0 --confirm-within 0`.
     #[arg(long)]
     pub paper: bool,
-    /// `chi` standardizes each sequence's deviation by its variability (rare sequences surging weigh more);
-    /// `euclidean` is the paper's eq. 3.
+    /// `evidence`: per-sequence and whole-mix tests calibrated by the noise measured on normal windows, with
+    /// regime tracking (spanguard's default); `threshold`: mean + k·σ of validation distances (the paper's rule).
+    #[arg(long, value_enum, default_value = "evidence")]
+    pub method: MethodArg,
+    /// Threshold method: `chi` standardizes each sequence's deviation by its variability; `euclidean` is the
+    /// paper's eq. 3.
     #[arg(long, value_enum, default_value = "chi")]
     pub statistic: StatisticArg,
-    /// Step of the baseline towards each window judged normal (0 = fixed baseline).
-    #[arg(long, default_value_t = 0.05)]
-    pub alpha: f64,
-    /// Re-baseline when two flagged windows at most this many windows apart agree (a persistent shift); 0 = never.
-    /// Follows abrupt legitimate shifts, but also learns sustained attacks after their first windows.
+    /// Step of the baseline towards each window judged normal (0 = fixed baseline; threshold method only).
+    /// Default: 0.1 for the evidence method, 0.05 for the threshold method.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Evidence method: the per-window level of its tests, the nominal share of normal windows flagged by
+    /// chance.
+    #[arg(long, default_value_t = 0.005)]
+    pub level: f64,
+    /// Evidence method: agreeing departed windows that confirm a regime change and move the reference to it
+    /// (0 = never).
+    #[arg(long, default_value_t = 3)]
+    pub confirm: usize,
+    /// Threshold method: re-baseline when two flagged windows at most this many windows apart agree (a
+    /// persistent shift); 0 = never.
     #[arg(long, default_value_t = 0)]
     pub confirm_within: usize,
-    /// Step of the baseline towards a confirmed new regime.
+    /// Threshold method: step of the baseline towards a confirmed new regime.
     #[arg(long, default_value_t = 0.8)]
     pub beta: f64,
     /// CUSUM allowance k, in σ.
@@ -40,6 +55,15 @@ pub struct MethodArgs {
     /// CUSUM decision threshold h, in σ.
     #[arg(long, default_value_t = 5.0)]
     pub cusum_h: f64,
+}
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Tests calibrated by measured noise, regime tracking.
+    Evidence,
+    /// Mean + k·σ of validation distances.
+    Threshold,
 }
 
 /// `--statistic`.
@@ -52,33 +76,72 @@ pub enum StatisticArg {
 }
 
 impl MethodArgs {
-    fn options(&self, window: usize, k: f64) -> TrainOptions {
+    /// The paper's method, whatever else was given (for side-by-side comparisons).
+    pub fn paper() -> Self {
+        Self {
+            paper: true,
+            method: MethodArg::Threshold,
+            statistic: StatisticArg::Euclidean,
+            alpha: Some(0.0),
+            level: 0.005,
+            confirm: 3,
+            confirm_within: 0,
+            beta: 0.8,
+            cusum_k: 0.5,
+            cusum_h: 5.0,
+        }
+    }
+
+    /// The training options these arguments ask for.
+    pub fn options(&self, window: usize, k: f64) -> TrainOptions {
         let chi = Statistic::Chi {
             min_frequency: 1.0 / (2.0 * window.max(1) as f64),
         };
-        let (statistic, alpha, confirm_within) = if self.paper {
-            (Statistic::Euclidean, 0.0, 0)
-        } else {
-            let s = match self.statistic {
-                StatisticArg::Chi => chi,
-                StatisticArg::Euclidean => Statistic::Euclidean,
-            };
-            (s, self.alpha, self.confirm_within)
+        let cusum = CusumParams {
+            reference: self.cusum_k,
+            threshold: self.cusum_h,
         };
-        TrainOptions {
-            window,
-            k,
-            adaptation: Adaptation {
-                alpha,
-                confirm_within,
-                beta: self.beta,
-                ..Adaptation::default()
+        if self.paper {
+            return TrainOptions {
+                window,
+                k,
+                cusum,
+                ..TrainOptions::default()
+            };
+        }
+        match self.method {
+            MethodArg::Evidence => TrainOptions {
+                window,
+                k,
+                cusum,
+                statistic: chi,
+                method: Method::Evidence,
+                evidence: EvidenceSettings {
+                    alpha: self.level,
+                    adapt: self.alpha.unwrap_or(EvidenceSettings::default().adapt),
+                    confirm_windows: self.confirm,
+                    cusum_reference: self.cusum_k,
+                    cusum_threshold: self.cusum_h,
+                    ..EvidenceSettings::default()
+                },
+                ..TrainOptions::default()
             },
-            cusum: CusumParams {
-                reference: self.cusum_k,
-                threshold: self.cusum_h,
+            MethodArg::Threshold => TrainOptions {
+                window,
+                k,
+                adaptation: Adaptation {
+                    alpha: self.alpha.unwrap_or(Adaptation::recommended().alpha),
+                    confirm_within: self.confirm_within,
+                    beta: self.beta,
+                    ..Adaptation::default()
+                },
+                cusum,
+                statistic: match self.statistic {
+                    StatisticArg::Chi => chi,
+                    StatisticArg::Euclidean => Statistic::Euclidean,
+                },
+                ..TrainOptions::default()
             },
-            statistic,
         }
     }
 }
@@ -146,27 +209,21 @@ pub enum Format {
     Table,
 }
 
-/// One scored window, as `score frequency` prints it.
+/// One scored window, as `score frequency` prints it: its place, then the detector's verdict (every key of
+/// [`FrequencyVerdict`]).
 #[derive(Serialize)]
 pub struct WindowLine {
     /// Window index from 0.
     pub window: usize,
     /// Traces in it.
     pub traces: usize,
-    /// Distance from the baseline.
-    pub distance: f64,
-    /// Threshold.
-    pub threshold: f64,
-    /// Single-window verdict.
-    pub anomalous: bool,
-    /// Sequences contributing most.
-    pub top: Vec<TopSequence>,
-    /// CUSUM statistic reached.
-    pub cusum: f64,
-    /// CUSUM verdict.
-    pub sustained: bool,
-    /// A regime change was confirmed here.
-    pub rebaselined: bool,
+    /// Earliest span start, ns since the epoch.
+    pub start_ns: u64,
+    /// Latest span end, ns since the epoch.
+    pub end_ns: u64,
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: FrequencyVerdict,
 }
 
 /// Trains and writes a model; returns it.
@@ -186,24 +243,42 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
     let model = train(&traces, &validation, &opts).context("training failed")?;
     model.save(&args.out)?;
     let v = &model.validation;
-    println!(
-        "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: mean {:.4}, σ {:.4}, threshold {:.4} (k = {}); statistic {}, adaptation α {} / confirm within {} → {}",
-        model.training.traces,
-        model.training.unique_sequences,
-        v.windows,
-        model.window,
-        v.mean,
-        v.std,
-        v.threshold,
-        model.k,
-        match model.statistic {
-            Statistic::Euclidean => "euclidean (paper eq. 3)",
-            Statistic::Chi { .. } => "chi",
-        },
-        model.adaptation.alpha,
-        model.adaptation.confirm_within,
-        args.out.display()
-    );
+    match model.method {
+        Method::Threshold => println!(
+            "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: mean {:.4}, σ {:.4}, threshold {:.4} (k = {}); statistic {}, adaptation α {} / confirm within {} → {}",
+            model.training.traces,
+            model.training.unique_sequences,
+            v.windows,
+            model.window,
+            v.mean,
+            v.std,
+            v.threshold,
+            model.k,
+            match model.statistic {
+                Statistic::Euclidean => "euclidean (paper eq. 3)",
+                Statistic::Chi { .. } => "chi",
+            },
+            model.adaptation.alpha,
+            model.adaptation.confirm_within,
+            args.out.display()
+        ),
+        Method::Evidence => {
+            let e = &model.evidence;
+            println!(
+                "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: measured scatter φ {:.2}, κ {:.3} (1 = multinomial); evidence method at level {} per window, reference step {}, regime change confirmed after {} windows → {}",
+                model.training.traces,
+                model.training.unique_sequences,
+                v.windows,
+                model.window,
+                e.dispersion.phi,
+                e.dispersion.kappa,
+                e.alpha,
+                e.adapt,
+                e.confirm_windows,
+                args.out.display()
+            )
+        }
+    }
     Ok(model)
 }
 
@@ -213,17 +288,13 @@ pub fn score_windows(detector: &mut FrequencyDetector, traces: &[Trace], window:
         .chunks(window.max(1))
         .enumerate()
         .map(|(i, w)| {
-            let v = detector.evaluate(w);
+            let verdict = detector.evaluate(w);
             WindowLine {
                 window: i,
                 traces: w.len(),
-                distance: v.distance,
-                threshold: v.threshold,
-                anomalous: v.anomalous,
-                top: v.top,
-                cusum: v.cusum,
-                sustained: v.sustained,
-                rebaselined: v.rebaselined,
+                start_ns: w.iter().map(Trace::start_ns).min().unwrap_or(0),
+                end_ns: w.iter().map(Trace::end_ns).max().unwrap_or(0),
+                verdict,
             }
         })
         .collect()
@@ -244,48 +315,79 @@ pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<()> {
                 writeln!(out)?;
             }
         }
-        Format::Table => {
-            writeln!(
-                out,
-                "{:>6} {:>6} {:>9} {:>9} {:>7} {:>7}  verdict  top sequence (baseline → observed)",
-                "window", "traces", "distance", "threshold", "cusum", ""
-            )?;
-            for l in &lines {
-                let verdict = match (l.anomalous, l.sustained) {
-                    (true, _) => "ANOMALY",
-                    (false, true) => "SUSTAINED",
-                    _ => "normal",
-                };
-                let top = l
-                    .top
-                    .first()
-                    .map(|t| format!("{} ({:.3} → {:.3})", shorten(&t.sequence, 70), t.baseline, t.observed))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:>6} {:>6} {:>9.4} {:>9.4} {:>7.2} {:>7}  {:<8} {}",
-                    l.window,
-                    l.traces,
-                    l.distance,
-                    l.threshold,
-                    l.cusum,
-                    if l.rebaselined { "rebase" } else { "" },
-                    verdict,
-                    top
-                )?;
-            }
-        }
+        Format::Table => write_table(&mut out, &lines)?,
     }
     Ok(())
 }
 
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(max - 1).collect();
-        format!("{head}…")
+/// `score frequency --format table`: one row per window, the verdict's reason in words, a summary line.
+fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>6} {:>6} {:>9} {:>9} {:>8} {:>6} {:>7}  {:<9} why (observed vs expected)",
+        "window", "traces", "distance", "threshold", "evidence", "level", "cusum", "verdict"
+    )?;
+    let (mut flagged, mut sustained, mut accepted) = (0, 0, 0);
+    for l in lines {
+        let v = &l.verdict;
+        let verdict = if v.novel {
+            "NOVEL"
+        } else if v.anomalous {
+            "ANOMALY"
+        } else if v.sustained {
+            "SUSTAINED"
+        } else if v.rebaselined {
+            "new mix"
+        } else if v.returned {
+            "known mix"
+        } else if v.shift {
+            "shift"
+        } else {
+            "normal"
+        };
+        flagged += usize::from(v.anomalous || v.sustained);
+        sustained += usize::from(v.sustained);
+        accepted += usize::from(v.rebaselined);
+        let why = match (v.novel_paths.first(), v.top.first()) {
+            (Some(p), _) => format!("never-seen path ×{}, {}", p.count, p.divergence),
+            (None, Some(t)) => match (t.count, t.expected) {
+                (Some(c), Some(e)) => format!("{c} vs {e:.1}: {}", shorten(&t.sequence, 90)),
+                _ => format!("{:.3} vs {:.3}: {}", t.observed, t.baseline, shorten(&t.sequence, 90)),
+            },
+            _ => String::new(),
+        };
+        let num = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
+        writeln!(
+            out,
+            "{:>6} {:>6} {:>9.4} {:>9.4} {:>8} {:>6} {:>7.2}  {:<9} {}",
+            l.window,
+            l.traces,
+            v.distance,
+            v.threshold,
+            num(v.evidence),
+            num(v.level),
+            v.cusum,
+            verdict,
+            why
+        )?;
     }
+    writeln!(
+        out,
+        "{flagged} of {} windows flagged ({sustained} sustained); {accepted} regime change(s) accepted",
+        lines.len()
+    )
+}
+
+/// `s` cut to `max` characters by taking out its middle (sequences that differ often differ at the end).
+fn shorten(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_owned();
+    }
+    let keep = max.saturating_sub(1) / 2;
+    let head: String = s.chars().take(keep).collect();
+    let tail: String = s.chars().skip(n - keep).collect();
+    format!("{head}…{tail}")
 }
 
 /// `spanguard eval frequency`.
@@ -295,8 +397,9 @@ pub struct EvalArgs {
     /// the rest is scored as normal windows (false alarms).
     #[arg(long)]
     pub normal: PathBuf,
-    /// Attack traffic, scored as windows right after the normal test windows (detections).
-    #[arg(long, required_unless_present = "burst")]
+    /// Attack traffic, scored as windows right after the normal test windows (detections). Needed unless
+    /// --burst or --stream is given.
+    #[arg(long, required_unless_present_any = ["burst", "stream"])]
     pub attack: Option<PathBuf>,
     /// Also test, at every normal test window, a copy with this fraction of its traces replaced by one real
     /// training trace (scored on a copy of the detector's state, so the stream itself stays normal).
@@ -329,6 +432,8 @@ pub struct EvalArgs {
     pub order: Order,
     #[command(flatten)]
     pub method: MethodArgs,
+    #[command(flatten)]
+    pub streaming: super::stream::StreamArgs,
 }
 
 /// The outcome of one (window, k) setting.
@@ -461,24 +566,38 @@ pub fn evaluate(
         k,
         normal_windows: normal_lines.len(),
         attack_windows: attack_lines.len(),
-        false_alarm_rate: rate(&normal_lines, |l| l.anomalous),
-        detection_rate: rate(&attack_lines, |l| l.anomalous),
-        windows_to_detection: first(|l| l.anomalous),
-        cusum_false_alarm_rate: rate(&normal_lines, |l| l.sustained),
-        cusum_detection_rate: rate(&attack_lines, |l| l.sustained),
-        cusum_windows_to_detection: first(|l| l.sustained),
+        false_alarm_rate: rate(&normal_lines, |l| l.verdict.anomalous),
+        detection_rate: rate(&attack_lines, |l| l.verdict.anomalous),
+        windows_to_detection: first(|l| l.verdict.anomalous),
+        cusum_false_alarm_rate: rate(&normal_lines, |l| l.verdict.sustained),
+        cusum_detection_rate: rate(&attack_lines, |l| l.verdict.sustained),
+        cusum_windows_to_detection: first(|l| l.verdict.sustained),
         burst_fraction: burst.as_ref().map(|b| b.0),
         burst_sequence: burst.as_ref().map(|b| b.2.clone()),
         burst_detection_rate: burst
             .as_ref()
             .map(|_| burst_flagged as f64 / normal_lines.len().max(1) as f64),
-        rebaselined: normal_lines.iter().filter(|l| l.rebaselined).count(),
+        rebaselined: normal_lines.iter().filter(|l| l.verdict.rebaselined).count(),
     })
 }
 
 /// Runs every (window, k) setting and prints the results.
 pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
     let normal = load(&args.normal, args.skip_bad, args.order)?;
+    if args.streaming.stream {
+        super::stream::run(
+            normal,
+            &args.normal,
+            &args.streaming,
+            &args.method,
+            args.window.first().copied().unwrap_or(50),
+            &args.k,
+            args.train_fraction,
+            args.validation_fraction,
+            args.format,
+        )?;
+        return Ok(Vec::new());
+    }
     let attack = match &args.attack {
         Some(a) => load(a, args.skip_bad, args.order)?,
         None => Vec::new(),

@@ -8,3 +8,4 @@ pub mod graph;
 pub mod inspect;
 pub mod loadgen;
 pub mod probe;
+pub mod stream;

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::evidence::{Mix, Reference};
 use super::sequence::{SeqId, Vocabulary};
 
 /// One sequence's share of the window and of the baseline.
@@ -54,7 +55,18 @@ pub struct Baseline {
     frequent_raw: f64,
     /// The most frequent sequences, so that a normally common sequence that vanishes from a window is reported.
     common: Vec<SeqId>,
+    /// Every sequence with a share of at least `frequent_floor`, most frequent first (the cells the evidence
+    /// tests iterate: O(1/floor), not O(vocabulary)).
+    frequent: Vec<SeqId>,
+    frequent_floor: f64,
+    /// Traces the frequencies are estimated from (the reference's own sampling noise), when known.
+    size: f64,
+    /// Bumped whenever sequence ids are renumbered ([`Baseline::adapt`] forgetting rare sequences).
+    generation: u64,
 }
+
+/// Share below which sequences are not listed as frequent, unless set.
+const FREQUENT_FLOOR: f64 = 0.005;
 
 const COMMON: usize = 16;
 
@@ -66,7 +78,71 @@ impl Baseline {
             .iter()
             .map(|c| if total == 0 { 0.0 } else { *c as f64 / total as f64 })
             .collect();
-        Self::from_frequencies(vocab, freqs)
+        let mut b = Self::from_frequencies(vocab, freqs);
+        b.size = total as f64;
+        b
+    }
+
+    /// Lists sequences down to share `floor` as frequent (see [`Baseline::frequent_ids`]).
+    pub fn with_frequent_floor(mut self, floor: f64) -> Self {
+        self.frequent_floor = floor;
+        self.refresh();
+        self
+    }
+
+    /// Traces the frequencies are estimated from.
+    pub fn size(&self) -> f64 {
+        self.size
+    }
+
+    /// Sets the number of traces the frequencies are estimated from.
+    pub fn set_size(&mut self, size: f64) {
+        self.size = size;
+    }
+
+    /// Changes whenever sequence ids are renumbered.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Sequences with a share of at least the frequent floor, most frequent first.
+    pub fn frequent_ids(&self) -> &[SeqId] {
+        &self.frequent
+    }
+
+    /// The baseline as sparse `(sequence, share)` pairs of size [`Baseline::size`].
+    pub fn snapshot(&self) -> Mix {
+        let shares = self
+            .raw
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r > 0.0)
+            .map(|(i, r)| (i as SeqId, r * self.scale))
+            .collect();
+        Mix::of_shares(shares, self.size)
+    }
+
+    /// Replaces every frequency with `mix`'s (whose sequences must be permanent in the vocabulary).
+    pub fn set_mix(&mut self, mix: &Mix) {
+        self.vocab.freeze();
+        self.raw.clear();
+        self.raw.resize(self.vocab.len(), 0.0);
+        for (s, r) in mix.shares() {
+            if let Some(slot) = self.raw.get_mut(*s as usize) {
+                *slot = *r;
+            }
+        }
+        self.scale = 1.0;
+        self.size = mix.size();
+        self.renormalize();
+        self.refresh();
+    }
+
+    /// Sequences the baseline holds, most frequent first (candidates for the nearest known path).
+    pub fn known_by_frequency(&self) -> Vec<SeqId> {
+        let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).filter(|s| self.raw[*s as usize] > 0.0).collect();
+        ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
+        ids
     }
 
     /// A baseline from relative frequencies indexed by sequence id.
@@ -82,6 +158,10 @@ impl Baseline {
             raw,
             scale: 1.0,
             common: Vec::new(),
+            frequent: Vec::new(),
+            frequent_floor: FREQUENT_FLOOR,
+            size: 0.0,
+            generation: 0,
         };
         b.renormalize();
         b.refresh();
@@ -105,6 +185,10 @@ impl Baseline {
         }
         ids.sort_by(by_freq);
         self.common = ids;
+        let floor = self.frequent_floor / self.scale;
+        let mut frequent: Vec<SeqId> = (0..self.raw.len() as SeqId).filter(|s| self.raw[*s as usize] >= floor).collect();
+        frequent.sort_by(by_freq);
+        self.frequent = frequent;
         if let Statistic::Chi { min_frequency } = self.statistic {
             let min_raw = min_frequency / self.scale;
             self.frequent_raw = self.raw.iter().filter(|r| **r >= min_raw).sum();
@@ -312,11 +396,30 @@ impl Baseline {
         vocab.freeze();
         self.vocab = vocab;
         self.raw = raw;
+        self.generation += 1;
         self.renormalize();
         tracing::info!(
             kept = keep,
             "frequency baseline: forgot its rarest sequences (max_sequences reached)"
         );
+    }
+}
+
+impl Reference for Baseline {
+    fn share(&self, seq: SeqId) -> f64 {
+        self.frequency(seq)
+    }
+    fn size(&self) -> f64 {
+        self.size
+    }
+    fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64)) {
+        for s in &self.frequent {
+            let r = self.frequency(*s);
+            if r < min_share {
+                break;
+            }
+            f(*s, r);
+        }
     }
 }
 

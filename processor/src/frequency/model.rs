@@ -1,14 +1,21 @@
 //! The frequency model file: versioned JSON, readable by people and by `spanguard inspect`.
 //!
 //! ```json
-//! { "format": "spanguard.frequency", "version": 1, "window": 50, "k": 2.0,
+//! { "format": "spanguard.frequency", "version": 2, "window": 50, "k": 2.0, "method": "evidence",
 //!   "calls": [["user-service", "Login"], …],
 //!   "sequences": [{ "calls": [0, 1], "count": 211, "frequency": 0.1055 }, …],
 //!   "validation": { "windows": 10, "distances": […], "mean": 0.17, "std": 0.02, "threshold": 0.21 },
 //!   "training": { "traces": 2000, "unique_sequences": 1150, "validation_traces": 500 },
 //!   "adaptation": { "alpha": 0.0, "confirm_within": 0, "beta": 0.8, "max_sequences": 100000 },
-//!   "cusum": { "reference": 0.5, "threshold": 5.0 }, "statistic": { "kind": "euclidean" } }
+//!   "cusum": { "reference": 0.5, "threshold": 5.0 }, "statistic": { "kind": "chi", "min_frequency": 0.01 },
+//!   "evidence": { "alpha": 0.005, "remix_alpha": 0.001, "adapt": 0.1, "confirm_windows": 3, "library": 8,
+//!                 "dispersion": { "phi": 1.1, "kappa": 0.0 }, "cusum_reference": 0.5, "cusum_threshold": 5.0 } }
 //! ```
+//!
+//! `method` says how windows are judged: `evidence` (the default since version 2: per-sequence tests calibrated
+//! by the measured noise, [`super::tracking`]) or `threshold` (the paper's `mean + k·σ` of the validation
+//! distances, [`super::threshold`]); version 1 files have no `method` and are read as `threshold`, as they were
+//! trained.
 
 use std::path::Path;
 
@@ -18,12 +25,15 @@ use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
 pub use super::drift::Adaptation;
 use super::sequence::Vocabulary;
+use super::tracking::EvidenceSettings;
 use crate::model_file::{read_versioned, ReadError};
 
 /// `format` field value.
 pub const FORMAT: &str = "spanguard.frequency";
 /// Current `version`.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// Versions this build reads (1: before `method`, read as the threshold method).
+pub const READS: [u32; 2] = [1, 2];
 
 /// Errors loading or saving a model.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +49,7 @@ pub enum ModelError {
     #[error("{path}: not a spanguard frequency model: {message}")]
     Parse { path: String, message: String },
     /// A model from an incompatible version.
-    #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} version {VERSION}: retrain it with `spanguard train frequency`")]
+    #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} versions 1 and {VERSION}: retrain it with `spanguard train frequency`")]
     Version { path: String, format: String, version: u32 },
     /// Internally inconsistent.
     #[error("{path}: {message}")]
@@ -111,13 +121,30 @@ pub struct FrequencyModel {
     /// How windows are compared with the baseline.
     #[serde(default)]
     pub statistic: Statistic,
+    /// How windows are judged.
+    #[serde(default)]
+    pub method: Method,
+    /// The evidence method's settings and measured noise (used when `method` is `evidence`).
+    #[serde(default)]
+    pub evidence: EvidenceSettings,
+}
+
+/// How a model judges windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// `mean + k·σ` of the validation distances (the paper's rule; every version 1 model).
+    #[default]
+    Threshold,
+    /// Per-sequence and whole-mix tests calibrated by the measured noise, with regime tracking.
+    Evidence,
 }
 
 impl FrequencyModel {
     /// Reads and checks a model file.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let shown = path.display().to_string();
-        let model: FrequencyModel = read_versioned(path, FORMAT, VERSION).map_err(|e| match e {
+        let model: FrequencyModel = read_versioned(path, FORMAT, &READS).map_err(|e| match e {
             ReadError::Io(source) => ModelError::Io {
                 path: shown.clone(),
                 source,
@@ -168,6 +195,14 @@ impl FrequencyModel {
         if !(self.validation.threshold.is_finite() && self.validation.std.is_finite()) {
             return Err("validation threshold must be a finite number".into());
         }
+        let e = &self.evidence;
+        let level = |x: f64| x > 0.0 && x < 1.0;
+        if !(level(e.alpha) && level(e.remix_alpha) && e.adapt > 0.0 && e.adapt <= 1.0) {
+            return Err("evidence.alpha and evidence.remix_alpha must be in (0, 1), evidence.adapt in (0, 1]".into());
+        }
+        if !(e.dispersion.phi.is_finite() && e.dispersion.phi >= 1.0 && e.dispersion.kappa.is_finite() && e.dispersion.kappa >= 0.0) {
+            return Err("evidence.dispersion: phi must be ≥ 1 and kappa ≥ 0".into());
+        }
         Ok(())
     }
 
@@ -186,6 +221,8 @@ impl FrequencyModel {
             }
             freqs[id] += s.frequency;
         }
-        Baseline::from_frequencies(vocab, freqs).with_statistic(self.statistic)
+        let mut b = Baseline::from_frequencies(vocab, freqs).with_statistic(self.statistic);
+        b.set_size(self.training.traces as f64);
+        b
     }
 }

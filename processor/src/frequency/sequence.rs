@@ -4,9 +4,10 @@
 //! # The walk (part of the model's meaning: models trained with one rule cannot be scored with another)
 //!
 //! 1. Each span is the call `service.name/span name` (`service.name` from its resource).
-//! 2. A span's parent is the span of the same trace whose `span_id` equals its `parent_span_id`; when the first
-//!    span with that id is meant. A span with no parent id, a parent that is missing (an orphan) or itself as
-//!    parent is a root.
+//! 2. A span's parent is the span of the same trace whose `span_id` equals its `parent_span_id`. A span whose
+//!    id repeats an earlier span's is a copy delivered twice (exporters retry: delivery is at least once), not a
+//!    second call: it is left out, and the first span with that id is the parent. A span with no parent id, a
+//!    parent that is missing (an orphan) or itself as parent is a root.
 //! 3. Roots, and the children of each span, are ordered by start time, then service, then name, then span id.
 //! 4. The sequence is the pre-order walk: a span, then the walk of each of its children in that order, root after
 //!    root. Spans in parent cycles (unreachable from any root) are walked afterwards, as roots, in the same order.
@@ -249,6 +250,7 @@ pub struct SequenceExtractor {
     start: Vec<u32>,
     next: Vec<u32>,
     visited: Vec<bool>,
+    duplicate: Vec<bool>,
     stack: Vec<u32>,
     calls: Vec<CallId>,
     span_calls: Vec<CallId>,
@@ -293,8 +295,21 @@ impl SequenceExtractor {
         // The first span of a duplicated id is the parent target: a linear scan finds the first; for larger
         // traces, sorting by (id, index) puts it first.
         let small = n <= 32;
-        if !small {
+        self.duplicate.clear();
+        self.duplicate.resize(n, false);
+        if small {
+            for (k, (id, i)) in self.ids.iter().enumerate() {
+                if self.ids[..k].iter().any(|(other, _)| other == id) {
+                    self.duplicate[*i as usize] = true;
+                }
+            }
+        } else {
             self.ids.sort_unstable();
+            for w in self.ids.windows(2) {
+                if w[0].0 == w[1].0 {
+                    self.duplicate[w[1].1 as usize] = true;
+                }
+            }
         }
         self.parent.clear();
         for r in spans.iter() {
@@ -340,13 +355,14 @@ impl SequenceExtractor {
             }
         }
         self.visited.clear();
-        self.visited.resize(n, false);
+        self.visited.extend_from_slice(&self.duplicate);
+        let calls = n - self.duplicate.iter().filter(|d| **d).count();
         self.calls.clear();
         for k in self.start[0]..self.start[1] {
             let root = self.order[k as usize];
             self.walk(root);
         }
-        if self.calls.len() < n {
+        if self.calls.len() < calls {
             // Cycles: walk what is left as roots, ordered as siblings are.
             let mut left: Vec<u32> = (0..n as u32).filter(|i| !self.visited[*i as usize]).collect();
             left.sort_by(|a, b| sibling_order(&spans[*a as usize], &spans[*b as usize]).then(a.cmp(b)));
@@ -473,6 +489,21 @@ mod tests {
             span("c", "self", 3, 3, 2),
         ];
         assert_eq!(text(cycle), "c/self -> a/p -> b/q");
+    }
+
+    #[test]
+    fn a_span_delivered_twice_is_one_call() {
+        let once = vec![span("gw", "r", 1, 0, 0), span("x", "a", 2, 1, 5), span("y", "b", 3, 2, 6)];
+        let mut twice = once.clone();
+        twice.push(span("x", "a", 2, 1, 5));
+        twice.insert(0, span("y", "b", 3, 2, 6));
+        assert_eq!(text(twice), text(once));
+        // Past the linear scan's size too.
+        let mut many: Vec<SpanRecord> = (2..40).map(|i| span("x", "c", i, 1, u64::from(i))).collect();
+        many.push(span("gw", "r", 1, 0, 0));
+        let expect = text(many.clone());
+        many.extend((2..40).map(|i| span("x", "c", i, 1, u64::from(i))));
+        assert_eq!(text(many), expect);
     }
 
     #[test]

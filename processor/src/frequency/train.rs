@@ -1,12 +1,15 @@
 //! Training (paper §4.2.6): the baseline is the relative frequency of each sequence over all normal training
 //! traces; normal validation traces, cut into windows of `window` consecutive traces, give the distances whose
-//! mean and standard deviation set the threshold `mean + k·σ` (k = 2 in the paper, §4.2.7).
+//! mean and standard deviation set the threshold `mean + k·σ` (k = 2 in the paper, §4.2.7). For the evidence
+//! method the same validation windows, learned one after the other as the live detector would, measure the
+//! scatter of normal windows around the reference ([`super::noise`]), which calibrates its tests.
 
 use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
-use super::model::{Adaptation, FrequencyModel, SequenceEntry, Training, Validation, FORMAT, VERSION};
+use super::model::{Adaptation, FrequencyModel, Method, SequenceEntry, Training, Validation, FORMAT, VERSION};
 use super::scorer::Scorer;
 use super::sequence::{SequenceExtractor, Vocabulary};
+use super::tracking::{EvidenceSettings, Tracker};
 use crate::Trace;
 
 /// Training settings.
@@ -20,8 +23,12 @@ pub struct TrainOptions {
     pub adaptation: Adaptation,
     /// Sequential test parameters.
     pub cusum: CusumParams,
-    /// How windows are compared with the baseline.
+    /// How windows are compared with the baseline (the evidence method always uses the pooled chi distance).
     pub statistic: Statistic,
+    /// How windows are judged.
+    pub method: Method,
+    /// The evidence method's settings (its dispersion is measured here).
+    pub evidence: EvidenceSettings,
 }
 
 impl Default for TrainOptions {
@@ -33,6 +40,18 @@ impl Default for TrainOptions {
             adaptation: Adaptation::default(),
             cusum: CusumParams::default(),
             statistic: Statistic::Euclidean,
+            method: Method::Threshold,
+            evidence: EvidenceSettings::default(),
+        }
+    }
+}
+
+impl TrainOptions {
+    /// spanguard's default: the evidence method, windows of 50.
+    pub fn evidence() -> Self {
+        Self {
+            method: Method::Evidence,
+            ..Self::default()
         }
     }
 }
@@ -108,7 +127,18 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         .collect();
     let unique = sequences.len();
 
-    let mut scorer = Scorer::new(Baseline::from_counts(vocab, &counts).with_statistic(opts.statistic));
+    let statistic = match opts.method {
+        Method::Threshold => opts.statistic,
+        Method::Evidence => Statistic::Chi {
+            min_frequency: 1.0 / (2.0 * opts.window as f64),
+        },
+    };
+    let baseline = Baseline::from_counts(vocab, &counts).with_statistic(statistic);
+    let mut evidence = opts.evidence;
+    if opts.method == Method::Evidence {
+        evidence.dispersion = measure_dispersion(baseline.clone(), validation, opts);
+    }
+    let mut scorer = Scorer::new(baseline);
     let mut distances = Vec::with_capacity(windows);
     for w in validation.chunks_exact(opts.window) {
         distances.push(scorer.measure(w));
@@ -138,6 +168,21 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         },
         adaptation: opts.adaptation,
         cusum: opts.cusum,
-        statistic: opts.statistic,
+        statistic,
+        method: opts.method,
+        evidence,
     })
+}
+
+/// The scatter of the validation windows around the reference, each learned after it is measured (normal by
+/// definition), exactly as the live detector learns.
+fn measure_dispersion(baseline: Baseline, validation: &[Trace], opts: &TrainOptions) -> super::noise::Dispersion {
+    let mut scorer = Scorer::new(baseline.with_frequent_floor(0.25 / opts.window as f64));
+    let mut tracker = Tracker::new(opts.evidence, opts.window, opts.adaptation.max_sequences, &scorer);
+    for w in validation.chunks_exact(opts.window) {
+        scorer.measure(w);
+        tracker.learn_normal(&mut scorer);
+        scorer.finish();
+    }
+    tracker.dispersion()
 }

@@ -64,6 +64,7 @@ impl Detector for GraphDetector {
                 strings(SERVICES, shown.services.iter().take(WORST).map(|s| s.service.clone())),
             ],
             trace_attributes: Vec::new(),
+            incident_attributes: Vec::new(),
             top: shown
                 .top_edges
                 .iter()

@@ -175,7 +175,7 @@ impl GraphModel {
     pub fn load(dir: &Path) -> Result<Self, GraphModelError> {
         let path = Self::json_path(dir);
         let shown = path.display().to_string();
-        let m: GraphModel = read_versioned(&path, FORMAT, VERSION).map_err(|e| match e {
+        let m: GraphModel = read_versioned(&path, FORMAT, &[VERSION]).map_err(|e| match e {
             ReadError::Io(source) => GraphModelError::Io {
                 path: shown.clone(),
                 source,

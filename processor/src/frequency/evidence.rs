@@ -1,0 +1,428 @@
+//! The evidence in one window against a reference mix (the default method; `--paper` keeps eq. 3).
+//!
+//! Three questions, each a test calibrated by the sampling noise of a window of `n` traces drawn from the
+//! reference (multinomial, overdispersed by the measured [`Dispersion`]), not by the spread of a few validation
+//! distances (which mixes drift between windows with noise within them):
+//!
+//! 1. **Is any sequence more frequent than the reference allows?** For sequence `s` seen `c` times, with the
+//!    reference of `N` traces holding `R = N·r` of it, the two-sample conditional test: under "same rate", `c`
+//!    is `Binomial(c + R, n/(n + N))`, so `p = P(X ≥ c)` (exact for small counts; with counts divided by the
+//!    dispersion factor). A sequence the reference has never held gets `p = (n/(n+N))^c`, and one never seen
+//!    in any normal traffic is judged against all the normal traffic seen so far, `N_long`: a never-seen path
+//!    repeated in a window is evidence on its own, growing with how much normal traffic never showed it.
+//!    Many sequences are tested, so the level is split Bonferroni-style, counting only the tests that could
+//!    reach it at all (Tarone 1990: a sequence seen once can never be significant, and must not dilute the
+//!    others).
+//! 2. **Did the mix as a whole move?** Pearson's statistic over the reference's frequent sequences (rarer ones
+//!    pooled) against `φ·(1 + n/N)·χ²_df` — the same pooled chi distance the detector reports, with a threshold
+//!    that follows the reference as it moves.
+//! 3. **Is the departure additive?** Attack traffic is *added* to normal traffic: credential stuffing, scraping,
+//!    a forged call path all make `w = (1 − f)·reference + f·attack`, so once the surging sequences are set
+//!    aside, the rest of the window still matches the reference (scaled). A workload change *re-mixes*: common
+//!    sequences vanish or shrink unevenly. The remainder is tested like the whole (Pearson, and the largest
+//!    deficit); a departure whose remainder still matches is a **surge** (an alarm), one whose remainder does
+//!    not is a **re-mix** (a candidate regime change, see [`super::regime`]).
+
+use super::noise::Dispersion;
+use super::sequence::SeqId;
+use super::stats::{binomial_lower, binomial_upper, chi2_sf};
+
+/// A mix of sequences to compare windows with: the adaptive baseline, a pending regime, a past one.
+pub trait Reference {
+    /// Share of `seq` (0 if the mix never held it).
+    fn share(&self, seq: SeqId) -> f64;
+    /// Traces the shares are estimated from (the reference's own sampling noise).
+    fn size(&self) -> f64;
+    /// Every sequence with a share of at least `min_share`, with its share.
+    fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64));
+}
+
+/// A mix held as sorted `(sequence, share)` pairs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mix {
+    shares: Vec<(SeqId, f64)>,
+    size: f64,
+}
+
+impl Mix {
+    /// The mix of sorted `(sequence, count)` pairs.
+    pub fn of_counts(counts: &[(SeqId, u32)]) -> Self {
+        let total: f64 = counts.iter().map(|(_, c)| f64::from(*c)).sum();
+        Self {
+            shares: counts
+                .iter()
+                .map(|(s, c)| (*s, f64::from(*c) / total.max(1.0)))
+                .collect(),
+            size: total,
+        }
+    }
+
+    /// A mix of sorted `(sequence, share)` pairs estimated from `size` traces.
+    pub fn of_shares(shares: Vec<(SeqId, f64)>, size: f64) -> Self {
+        Self { shares, size }
+    }
+
+    /// The `(sequence, share)` pairs, sorted by sequence.
+    pub fn shares(&self) -> &[(SeqId, f64)] {
+        &self.shares
+    }
+}
+
+impl Reference for Mix {
+    fn share(&self, seq: SeqId) -> f64 {
+        self.shares
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .map_or(0.0, |i| self.shares[i].1)
+    }
+    fn size(&self) -> f64 {
+        self.size
+    }
+    fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64)) {
+        for (s, r) in &self.shares {
+            if *r >= min_share {
+                f(*s, *r);
+            }
+        }
+    }
+}
+
+/// A reference with some sequences set aside and the rest renormalized (the remainder of a surge).
+struct Without<'a> {
+    inner: &'a dyn Reference,
+    excluded: &'a [SeqId],
+    rest: f64,
+}
+
+impl Reference for Without<'_> {
+    fn share(&self, seq: SeqId) -> f64 {
+        if self.excluded.contains(&seq) {
+            0.0
+        } else {
+            self.inner.share(seq) / self.rest
+        }
+    }
+    fn size(&self) -> f64 {
+        self.inner.size() * self.rest
+    }
+    fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64)) {
+        let (excluded, rest) = (self.excluded, self.rest);
+        self.inner.frequent(min_share * rest, &mut |s, r| {
+            if !excluded.contains(&s) {
+                f(s, r / rest);
+            }
+        });
+    }
+}
+
+/// The settings of the tests.
+#[derive(Debug, Clone, Copy)]
+pub struct Levels {
+    /// Per-window level of the surge tests and of the global test (the nominal false-alarm rate).
+    pub alpha: f64,
+    /// Level at which a departure's remainder is judged not to match (a re-mix rather than a surge).
+    pub remix_alpha: f64,
+    /// Cells rarer than this share are pooled in the Pearson tests (half a trace per model window).
+    pub pool_below: f64,
+}
+
+/// Where the window's sequences come from, beyond the reference: which ones were ever seen in normal traffic,
+/// and how much normal traffic there has been.
+pub trait History {
+    /// `seq` appeared in normal (learned or accepted) traffic at some point.
+    fn seen(&self, seq: SeqId) -> bool;
+    /// Normal traces observed in all.
+    fn traces(&self) -> f64;
+}
+
+/// One sequence tested for a surge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Surge {
+    /// The sequence.
+    pub seq: SeqId,
+    /// Traces of it in the window.
+    pub count: u32,
+    /// Traces of it the reference expects (`n·share`).
+    pub expected: f64,
+    /// Upper-tail p-value (not yet adjusted for the number of tests).
+    pub p: f64,
+    /// Never seen in any normal traffic.
+    pub novel: bool,
+}
+
+/// What the window is, against the reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Within the reference's noise.
+    Normal,
+    /// Some sequences are more frequent than allowed and the rest still matches: traffic added to normal.
+    Surge,
+    /// The mix moved as a whole (or unevenly): a candidate regime change, not an alarm by itself.
+    Remix,
+}
+
+/// The verdict of [`assess`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// What the window is.
+    pub kind: Kind,
+    /// The significant surges, most significant first.
+    pub surges: Vec<Surge>,
+    /// The strongest surge test, significant or not.
+    pub best: Option<Surge>,
+    /// Surge tests counted for the level (Tarone).
+    pub tested: usize,
+    /// Pearson statistic of the whole window and its degrees of freedom.
+    pub pearson: (f64, f64),
+    /// Its p-value against the calibrated noise.
+    pub p_global: f64,
+}
+
+impl Assessment {
+    /// A significant surge is a sequence never seen in normal traffic.
+    pub fn novel(&self) -> bool {
+        self.surges.iter().any(|s| s.novel)
+    }
+
+    /// The strongest surge's p-value adjusted for the number of tests (1 = no evidence).
+    pub fn adjusted_p(&self) -> f64 {
+        self.best.map_or(1.0, |b| (b.p * self.tested.max(1) as f64).min(1.0))
+    }
+}
+
+/// Tests a window (sorted `(sequence, count)` pairs over `n` traces) against `reference`.
+pub fn assess(
+    counts: &[(SeqId, u32)],
+    n: usize,
+    reference: &dyn Reference,
+    history: &dyn History,
+    noise: Dispersion,
+    levels: Levels,
+) -> Assessment {
+    let nf = n as f64;
+    let mut tests: Vec<(Surge, f64)> = Vec::with_capacity(counts.len());
+    for (seq, c) in counts {
+        let r = reference.share(*seq);
+        let novel = r == 0.0 && !history.seen(*seq);
+        let size = if novel { history.traces() } else { reference.size() };
+        let pi = nf / (nf + size.max(1.0));
+        let expected = nf * r;
+        let d = noise.factor(expected);
+        let (k, total) = (f64::from(*c) / d, (f64::from(*c) + size * r) / d);
+        // Tarone: the smallest p-value this test could reach (every trace of it in the window).
+        let min_p = pi.powf(total);
+        // At or below its expectation a sequence is no surge: skip the tail.
+        let p = if k <= total * pi {
+            1.0
+        } else {
+            binomial_upper(k, total, pi)
+        };
+        tests.push((
+            Surge {
+                seq: *seq,
+                count: *c,
+                expected,
+                p,
+                novel,
+            },
+            min_p,
+        ));
+    }
+    let tested = tarone(tests.iter().map(|(_, m)| *m), levels.alpha);
+    let level = levels.alpha / tested as f64;
+    let best = tests.iter().map(|(s, _)| *s).min_by(|a, b| a.p.total_cmp(&b.p));
+    let mut surges: Vec<Surge> = tests.iter().map(|(s, _)| *s).filter(|s| s.p <= level).collect();
+    surges.sort_by(|a, b| a.p.total_cmp(&b.p));
+
+    let pearson = pearson(counts, n, reference, levels.pool_below);
+    let p_global = pearson_p(pearson, n, reference.size(), noise);
+    let kind = if surges.is_empty() {
+        if p_global < levels.alpha {
+            Kind::Remix
+        } else {
+            Kind::Normal
+        }
+    } else if additive(counts, reference, &surges, noise, levels) {
+        Kind::Surge
+    } else {
+        Kind::Remix
+    };
+    Assessment {
+        kind,
+        surges,
+        best,
+        tested,
+        pearson,
+        p_global,
+    }
+}
+
+/// Tarone's count: the smallest `K` such that at most `K` tests could reach `alpha / K`.
+fn tarone(min_ps: impl Iterator<Item = f64>, alpha: f64) -> usize {
+    let mut m: Vec<f64> = min_ps.collect();
+    m.sort_by(f64::total_cmp);
+    let mut k = 1;
+    while m.partition_point(|p| *p <= alpha / k as f64) > k {
+        k += 1;
+    }
+    k
+}
+
+/// Pearson's statistic of a window against a reference, cells rarer than `pool_below` pooled; and its degrees
+/// of freedom.
+pub fn pearson(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference, pool_below: f64) -> (f64, f64) {
+    let nf = n as f64;
+    let (mut x2, mut cells, mut frequent_share, mut frequent_seen) = (0.0, 0usize, 0.0, 0u64);
+    reference.frequent(pool_below, &mut |seq, r| {
+        let c = counts
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .map_or(0, |i| counts[i].1);
+        let e = nf * r;
+        x2 += (f64::from(c) - e).powi(2) / e;
+        cells += 1;
+        frequent_share += r;
+        frequent_seen += u64::from(c);
+    });
+    // The pool: everything rarer, including sequences the reference never held.
+    let pool_e = (nf * (1.0 - frequent_share)).max(nf * pool_below);
+    let pool_c = nf - frequent_seen as f64;
+    x2 += (pool_c - pool_e).powi(2) / pool_e;
+    (x2, cells.max(1) as f64)
+}
+
+/// The p-value of a Pearson statistic against the calibrated noise `φ·(1 + n/N)·χ²_df`.
+pub fn pearson_p((x2, df): (f64, f64), n: usize, size: f64, noise: Dispersion) -> f64 {
+    let inflate = noise.phi * (1.0 + n as f64 / size.max(1.0));
+    chi2_sf(x2 / inflate, df)
+}
+
+/// Whether the window without its surging sequences still matches the reference without them.
+fn additive(
+    counts: &[(SeqId, u32)],
+    reference: &dyn Reference,
+    surges: &[Surge],
+    noise: Dispersion,
+    levels: Levels,
+) -> bool {
+    let excluded: Vec<SeqId> = surges.iter().map(|s| s.seq).collect();
+    let rest = 1.0 - excluded.iter().map(|s| reference.share(*s)).sum::<f64>();
+    let remainder: Vec<(SeqId, u32)> = counts
+        .iter()
+        .filter(|(s, _)| !excluded.contains(s))
+        .copied()
+        .collect();
+    let n2: u32 = remainder.iter().map(|(_, c)| *c).sum();
+    if n2 == 0 || rest <= 1e-9 {
+        return true;
+    }
+    let without = Without {
+        inner: reference,
+        excluded: &excluded,
+        rest,
+    };
+    let n2 = n2 as usize;
+    let whole = pearson_p(
+        pearson(&remainder, n2, &without, levels.pool_below),
+        n2,
+        without.size(),
+        noise,
+    );
+    whole >= levels.remix_alpha && largest_deficit(&remainder, n2, &without, noise) >= levels.remix_alpha
+}
+
+/// The most significant shortfall among the sequences the reference expects at least one trace of,
+/// Bonferroni-adjusted over them: a common sequence that vanished.
+fn largest_deficit(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference, noise: Dispersion) -> f64 {
+    let nf = n as f64;
+    let size = reference.size();
+    let pi = nf / (nf + size.max(1.0));
+    let (mut best, mut cells) = (1.0f64, 0usize);
+    reference.frequent(1.0 / nf, &mut |seq, r| {
+        cells += 1;
+        let c = counts
+            .binary_search_by_key(&seq, |(s, _)| *s)
+            .map_or(0, |i| counts[i].1);
+        let e = nf * r;
+        if f64::from(c) < e {
+            let d = noise.factor(e);
+            best = best.min(binomial_lower(
+                f64::from(c) / d,
+                (f64::from(c) + size * r) / d,
+                pi,
+            ));
+        }
+    });
+    (best * cells.max(1) as f64).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Seen(f64);
+    impl History for Seen {
+        fn seen(&self, seq: SeqId) -> bool {
+            seq < 100
+        }
+        fn traces(&self) -> f64 {
+            self.0
+        }
+    }
+
+    const LEVELS: Levels = Levels {
+        alpha: 0.005,
+        remix_alpha: 0.001,
+        pool_below: 0.01,
+    };
+
+    /// A reference of 10 sequences: 30, 20, 15, 10, 8, 6, 4, 3, 2, 2 % of 2000 traces.
+    fn reference() -> Mix {
+        let shares = [0.3, 0.2, 0.15, 0.1, 0.08, 0.06, 0.04, 0.03, 0.02, 0.02];
+        Mix::of_shares(shares.iter().enumerate().map(|(i, s)| (i as SeqId, *s)).collect(), 2000.0)
+    }
+
+    fn verdict(window: &[(SeqId, u32)]) -> Assessment {
+        let n = window.iter().map(|(_, c)| *c as usize).sum();
+        assess(window, n, &reference(), &Seen(2000.0), Dispersion::default(), LEVELS)
+    }
+
+    #[test]
+    fn an_expected_window_is_normal() {
+        let w = [(0, 15), (1, 10), (2, 8), (3, 5), (4, 4), (5, 3), (6, 2), (7, 2), (8, 1)];
+        assert_eq!(verdict(&w).kind, Kind::Normal);
+    }
+
+    #[test]
+    fn a_surge_added_to_normal_traffic_is_a_surge_and_names_its_sequence() {
+        // 30 % of the window replaced by sequence 6 (4 % share): the rest scaled by 0.7.
+        let w = [(0, 11), (1, 7), (2, 5), (3, 4), (4, 3), (5, 2), (6, 16), (7, 1), (8, 1)];
+        let a = verdict(&w);
+        assert_eq!(a.kind, Kind::Surge, "{a:?}");
+        assert_eq!(a.surges[0].seq, 6);
+        assert!(!a.novel());
+    }
+
+    #[test]
+    fn a_never_seen_path_repeated_is_novel_evidence() {
+        let w = [(0, 14), (1, 9), (2, 7), (3, 5), (4, 4), (5, 3), (6, 2), (7, 1), (500, 5)];
+        let a = verdict(&w);
+        assert!(a.novel(), "{a:?}");
+        assert_eq!(a.kind, Kind::Surge);
+        // Seen once, it is no evidence: it could never reach the level, and it does not count as a test.
+        let once = verdict(&[(0, 15), (1, 10), (2, 8), (3, 5), (4, 4), (5, 3), (6, 2), (7, 2), (500, 1)]);
+        assert_eq!(once.kind, Kind::Normal, "{once:?}");
+    }
+
+    #[test]
+    fn a_remix_is_not_a_surge() {
+        // Sequence 8 jumps to 50 % while the two most common sequences vanish: not traffic added to normal.
+        let w = [(2, 6), (3, 5), (4, 4), (5, 4), (6, 3), (7, 3), (8, 25)];
+        let a = verdict(&w);
+        assert_eq!(a.kind, Kind::Remix, "{a:?}");
+    }
+
+    #[test]
+    fn tarone_counts_only_tests_that_can_reach_the_level() {
+        assert_eq!(tarone([1e-9, 1e-9, 0.5, 0.5, 0.5].into_iter(), 0.01), 2);
+        assert_eq!(tarone(std::iter::empty(), 0.01), 1);
+    }
+}

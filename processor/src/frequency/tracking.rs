@@ -1,0 +1,374 @@
+//! The evidence method across windows: which windows are alarms, which ones the reference learns from, and
+//! how it follows a changing workload ([`super::regime`]). The same state machine serves `score`, `eval` and the
+//! pipeline; everything it decides is a function of the windows it was given, in order.
+//!
+//! Per window (its sorted sequence counts are in the [`Scorer`]):
+//!
+//! 1. [`assess`] it against the reference (the adaptive baseline). A window within the noise is normal — unless,
+//!    pooled with the window before it, a surge shows (a burst spread over two windows at 20 % is far clearer
+//!    in 100 traces than in 50).
+//! 2. A normal window is **held**, and learned only when the next window is normal too: evidence can build over
+//!    two windows, and the first window of a burst must not have moved the reference already. Learning is an
+//!    exponentially weighted step `α` (the running mean while the reference has fewer traces than the steady
+//!    state `W(2 − α)/α`), and each learned window's residuals refine the measured [`Noise`].
+//! 3. A departed window is never learned. It may match a mix seen before (the library: switch back, no alarm);
+//!    otherwise a **surge** (or a never-seen path repeated) is an alarm, a **re-mix** is not, and either opens or
+//!    extends the pending regime, which is accepted after enough agreeing windows.
+//! 4. A CUSUM of the windows' strongest evidence (`S ← max(0, S + z − ½)`, alarm above 5: about one false alarm
+//!    in 900 normal windows, a steady 2σ excess caught in 3–4 windows) reports sustained low-rate surges that no
+//!    single window shows (`sustained`); while it is building up (above half its threshold) windows are not
+//!    learned, so the reference cannot absorb the shift it is measuring.
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::Baseline;
+use super::evidence::{assess, Assessment, History, Kind, Levels, Reference, Surge};
+use super::noise::{Dispersion, Noise};
+use super::regime::{merge_counts, Library, Pending, DEFAULT_CONFIRM, DEFAULT_LIBRARY};
+use super::scorer::Scorer;
+use super::sequence::SeqId;
+use super::stats::{normal_quantile, z_of};
+
+/// The evidence method's settings, stored in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceSettings {
+    /// Per-window level of the tests: the nominal share of normal windows flagged by chance.
+    pub alpha: f64,
+    /// Level at which a departure's remainder no longer matches the reference (a re-mix, not a surge).
+    pub remix_alpha: f64,
+    /// Step of the reference towards each window learned.
+    pub adapt: f64,
+    /// Agreeing departed windows that confirm a regime change (0 = never accept one).
+    pub confirm_windows: usize,
+    /// Past references remembered.
+    pub library: usize,
+    /// Scatter of normal windows around the reference, measured on the validation windows.
+    pub dispersion: Dispersion,
+    /// CUSUM allowance, in σ.
+    pub cusum_reference: f64,
+    /// CUSUM decision threshold, in σ.
+    pub cusum_threshold: f64,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            alpha: 0.005,
+            remix_alpha: 0.001,
+            adapt: 0.1,
+            confirm_windows: DEFAULT_CONFIRM,
+            library: DEFAULT_LIBRARY,
+            dispersion: Dispersion::default(),
+            cusum_reference: 0.5,
+            cusum_threshold: 5.0,
+        }
+    }
+}
+
+/// What the window was, for the verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// An alarm: a sequence more frequent than the reference allows, or a never-seen path repeated.
+    pub flagged: bool,
+    /// A never-seen path is part of the evidence.
+    pub novel: bool,
+    /// The mix departs as a whole: a pending regime change (not an alarm).
+    pub shift: bool,
+    /// A pending regime was accepted with this window.
+    pub rebaselined: bool,
+    /// The window matched a mix seen before and the reference switched back to it.
+    pub returned: bool,
+    /// The CUSUM alarmed, or a regime of surges was accepted.
+    pub sustained: bool,
+    /// The alarm came from this window pooled with the one before.
+    pub pooled: bool,
+    /// The strongest evidence, as a z-score (Φ⁻¹ of the Bonferroni–Tarone adjusted p-value).
+    pub evidence: f64,
+    /// The z-score an alarm needs (Φ⁻¹ of 1 − α).
+    pub level: f64,
+    /// The significant surges behind the verdict, strongest first (against whichever reference decided it).
+    pub surges: Vec<Surge>,
+    /// The strongest surge test against the reference, significant or not.
+    pub best: Option<Surge>,
+    /// The CUSUM statistic reached, in σ.
+    pub cusum: f64,
+    /// Pooled chi distance of the window from the reference.
+    pub distance: f64,
+    /// The distance the reference's noise allows at level α (`φ·(1 + n/N)·χ²_df` quantile).
+    pub threshold: f64,
+}
+
+/// Normal traffic seen so far: which sequences, how many traces.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    seqs: Vec<bool>,
+    traces: f64,
+}
+
+impl Seen {
+    fn mark(&mut self, seqs: impl IntoIterator<Item = SeqId>) {
+        for s in seqs {
+            let s = s as usize;
+            if self.seqs.len() <= s {
+                self.seqs.resize(s + 1, false);
+            }
+            self.seqs[s] = true;
+        }
+    }
+}
+
+impl History for Seen {
+    fn seen(&self, seq: SeqId) -> bool {
+        self.seqs.get(seq as usize).copied().unwrap_or(false)
+    }
+    fn traces(&self) -> f64 {
+        self.traces
+    }
+}
+
+/// The evidence method's state.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    settings: EvidenceSettings,
+    levels: Levels,
+    /// Traces per window the model was trained for.
+    window: usize,
+    /// The reference's size in the steady state of its exponential weighting.
+    steady_size: f64,
+    max_sequences: usize,
+    noise: Noise,
+    seen: Seen,
+    held: Option<(Vec<(SeqId, u32)>, usize)>,
+    pending: Pending,
+    library: Library,
+    cusum: f64,
+    generation: u64,
+}
+
+impl Tracker {
+    /// A tracker for windows of `window` traces against `scorer`'s baseline (the trained one), whose
+    /// sequences are all known.
+    pub fn new(settings: EvidenceSettings, window: usize, max_sequences: usize, scorer: &Scorer) -> Self {
+        let baseline = &scorer.baseline;
+        let mut seen = Seen {
+            seqs: Vec::new(),
+            traces: baseline.size(),
+        };
+        seen.mark(baseline.snapshot().shares().iter().map(|(s, _)| *s));
+        let w = window.max(1) as f64;
+        let adapt = settings.adapt.clamp(1e-6, 1.0);
+        Self {
+            settings,
+            levels: levels(&settings, window),
+            window: window.max(1),
+            steady_size: w * (2.0 - adapt) / adapt,
+            max_sequences,
+            noise: Noise::new(settings.dispersion),
+            seen,
+            held: None,
+            pending: Pending::default(),
+            library: Library::new(settings.library),
+            cusum: 0.0,
+            generation: baseline.generation(),
+        }
+    }
+
+    /// `seq` was never seen in normal traffic: neither the reference nor anything learned or accepted holds it.
+    pub fn novel(&self, seq: SeqId, baseline: &Baseline) -> bool {
+        baseline.frequency(seq) == 0.0 && !self.seen.seen(seq)
+    }
+
+    /// The current scatter estimate.
+    pub fn dispersion(&self) -> Dispersion {
+        self.noise.dispersion()
+    }
+
+    /// Learns the measured window as normal, without judging it (validation windows, which are normal by
+    /// definition); records its scatter first.
+    pub fn learn_normal(&mut self, scorer: &mut Scorer) {
+        let (counts, n) = scorer.counts();
+        let counts = counts.to_vec();
+        self.learn(scorer, &counts, n);
+    }
+
+    /// Judges the window measured in `scorer` and updates the state.
+    pub fn step(&mut self, scorer: &mut Scorer) -> Outcome {
+        let (counts, n) = scorer.counts();
+        let counts = counts.to_vec();
+        let noise = self.noise.dispersion();
+        let baseline = &scorer.baseline;
+        let a = assess(&counts, n, baseline, &self.seen, noise, self.levels);
+        let (distance, threshold) = self.global(baseline, &a, n);
+        let mut out = Outcome {
+            evidence: z_of(a.adjusted_p()),
+            level: z_of(self.settings.alpha),
+            best: a.best,
+            distance,
+            threshold,
+            ..Outcome::default()
+        };
+        let mut kind = a.kind;
+        let mut decided = a.clone();
+        if kind == Kind::Normal {
+            if let Some((held, held_n)) = &self.held {
+                let both = merge_counts(held, &counts);
+                let p = assess(&both, held_n + n, baseline, &self.seen, noise, self.levels);
+                if p.kind == Kind::Surge || p.novel() {
+                    kind = Kind::Surge;
+                    out.pooled = true;
+                    out.evidence = z_of(p.adjusted_p());
+                    decided = p;
+                }
+            }
+        }
+        if kind == Kind::Normal {
+            // The CUSUM of the strongest sub-threshold evidence (floored at z = −1: quiet windows let it decay).
+            // Departed windows are the regime logic's; they do not feed it.
+            let z = out.evidence.max(-1.0);
+            self.cusum = (self.cusum + z - self.settings.cusum_reference).max(0.0);
+            out.cusum = self.cusum;
+            if self.cusum > self.settings.cusum_threshold {
+                out.sustained = true;
+                self.cusum = 0.0;
+            }
+            let building = self.cusum > self.settings.cusum_threshold / 2.0;
+            if let Some((held, held_n)) = self.held.take() {
+                self.learn(scorer, &held, held_n);
+            }
+            if building || out.sustained {
+                // Evidence is building: this window waits for no one and is not learned.
+                self.held = None;
+            } else {
+                scorer.keep_window_sequences();
+                self.held = Some((counts, n));
+            }
+            self.pending.clear();
+            out.flagged = out.sustained;
+            return out;
+        }
+        out.cusum = self.cusum;
+        self.held = None;
+        out.surges = decided.surges.clone();
+
+        // A mix this application has shown before is not an attack.
+        if !a.novel() {
+            let found = self.library.iter().position(|old| {
+                let r = assess(&counts, n, old, &self.seen, noise, self.levels);
+                r.kind == Kind::Normal && !r.novel()
+            });
+            if let Some(i) = found {
+                if let Some(old) = self.library.take(i) {
+                    self.library.remember(scorer.baseline.snapshot());
+                    scorer.baseline.set_mix(&old);
+                    self.pending.clear();
+                    self.cusum = 0.0;
+                    out.returned = true;
+                    out.surges.clear();
+                    tracing::info!(
+                        distance,
+                        "frequency: the traffic mix is back to one seen before; switched to it"
+                    );
+                    return out;
+                }
+            }
+        }
+
+        let surge = kind == Kind::Surge;
+        out.flagged = surge || decided.novel() || out.sustained;
+        out.novel = decided.novel();
+        out.shift = !surge;
+        if self.pending.is_empty() {
+            self.pending.restart(&counts, surge);
+        } else {
+            let c = assess(&counts, n, self.pending.mix(), &self.seen, noise, self.levels);
+            match c.kind {
+                Kind::Normal => self.pending.push(&counts, surge),
+                Kind::Surge if !self.pending.surged() => {
+                    // A burst on top of a pending re-mix: an alarm, and not part of the regime.
+                    out.flagged = true;
+                    out.shift = false;
+                    out.novel |= c.novel();
+                    if out.surges.is_empty() || !surge {
+                        out.surges = c.surges.clone();
+                        out.evidence = z_of(c.adjusted_p());
+                    }
+                }
+                _ => self.pending.restart(&counts, surge),
+            }
+        }
+        scorer.keep_window_sequences();
+        let confirm = self.settings.confirm_windows;
+        if confirm > 0 && self.pending.windows() >= confirm {
+            let accepted = self.pending.mix().clone();
+            self.seen.mark(self.pending.sequences());
+            self.seen.traces += accepted.size();
+            out.sustained |= self.pending.all_surges();
+            self.library.remember(scorer.baseline.snapshot());
+            scorer.baseline.set_mix(&accepted);
+            self.pending.clear();
+            self.cusum = 0.0;
+            out.rebaselined = true;
+            tracing::warn!(
+                distance,
+                windows = confirm,
+                "frequency: a persistent change in the traffic mix was confirmed; the reference moved to it"
+            );
+        }
+        out
+    }
+
+    /// The pooled chi distance and the distance the noise allows at level α (Wilson–Hilferty's χ² quantile).
+    fn global(&self, baseline: &Baseline, a: &Assessment, n: usize) -> (f64, f64) {
+        let (x2, df) = a.pearson;
+        let nf = (n as f64).max(1.0);
+        let z = -normal_quantile(self.settings.alpha);
+        let h = 2.0 / (9.0 * df);
+        let q = df * (1.0 - h + z * h.sqrt()).max(0.0).powi(3);
+        let inflate = self.noise.dispersion().phi * (1.0 + nf / baseline.size().max(1.0));
+        ((x2 / nf).sqrt(), (q * inflate / nf).sqrt())
+    }
+
+    /// One learning step towards a normal window: its residuals refine the noise, the reference moves and grows.
+    fn learn(&mut self, scorer: &mut Scorer, counts: &[(SeqId, u32)], n: usize) {
+        if n == 0 {
+            return;
+        }
+        let baseline = &mut scorer.baseline;
+        let mut cells = Vec::new();
+        baseline.frequent(0.0, &mut |s, r| {
+            let c = counts.binary_search_by_key(&s, |(q, _)| *q).map_or(0, |i| counts[i].1);
+            cells.push((c, r));
+        });
+        self.noise.observe(cells, n, baseline.size());
+        let nf = n as f64;
+        let size = baseline.size().max(1.0);
+        let partial = (nf / self.window as f64).min(1.0);
+        let step = (self.settings.adapt * partial).max(nf / (size + nf)).min(1.0);
+        baseline.adapt(counts, n, step, self.max_sequences);
+        // The variance of an exponentially weighted mean: 1/N' = (1 − a)²/N + a²/n.
+        let grown = 1.0 / ((1.0 - step).powi(2) / size + step * step / nf);
+        baseline.set_size(grown.min(self.steady_size.max(size)));
+        self.seen.mark(counts.iter().map(|(s, _)| *s));
+        self.seen.traces += nf;
+        if baseline.generation() != self.generation {
+            // Rare sequences were forgotten and ids renumbered: what refers to ids starts again.
+            self.generation = baseline.generation();
+            self.library.clear();
+            self.pending.clear();
+            self.held = None;
+            self.seen = Seen {
+                seqs: Vec::new(),
+                traces: self.seen.traces,
+            };
+            self.seen.mark(baseline.snapshot().shares().iter().map(|(s, _)| *s));
+        }
+    }
+}
+
+fn levels(s: &EvidenceSettings, window: usize) -> Levels {
+    Levels {
+        alpha: s.alpha,
+        remix_alpha: s.remix_alpha,
+        pool_below: 1.0 / (2.0 * window.max(1) as f64),
+    }
+}
