@@ -7,16 +7,26 @@
 //! 1. **Is any sequence more frequent than the reference allows?** For sequence `s` seen `c` times, with the
 //!    reference of `N` traces holding `R = N·r` of it, the two-sample conditional test: under "same rate", `c`
 //!    is `Binomial(c + R, n/(n + N))`, so `p = P(X ≥ c)` (exact for small counts; with counts divided by the
-//!    dispersion factor). A sequence the reference has never held gets `p = (n/(n+N))^c`, and one never seen
-//!    in any normal traffic is judged against all the normal traffic seen so far, `N_long`: a never-seen path
-//!    repeated in a window is evidence on its own, growing with how much normal traffic never showed it.
-//!    Many sequences are tested, so the level is split Bonferroni-style, counting only the tests that could
-//!    reach it at all (Tarone 1990: a sequence seen once can never be significant, and must not dilute the
-//!    others).
-//! 2. **Did the mix as a whole move?** Pearson's statistic over the reference's frequent sequences (rarer ones
+//!    dispersion factor). Many sequences are tested, so the level is split Bonferroni-style, counting only the
+//!    tests that could reach it at all (Tarone 1990: a sequence seen once can never be significant, and must
+//!    not dilute the others).
+//! 2. **Is a never-seen or rare path evidence?** Sequences the reference holds less than one trace of in its
+//!    steady state — never seen, or seen so rarely that their share is noise — cannot be tested one by one (the window itself
+//!    picked them out of countless possible ones, and their estimated shares are mostly zero or luck), so they
+//!    are tested as a class, with what normal traffic says about that class ([`Unseen`]): the share `q` of
+//!    normal traces in it (for never-seen sequences, Good–Turing's unseen mass), and the rate `p_u` of a typical
+//!    sequence of it: `S₂/q` with `S₂ = Σ p²` measured as repeats of one such sequence within normal windows
+//!    (winsorized per window, like the dispersion: one clumpy window must not blind the test), never below
+//!    `1/N_long` (a sequence that `N_long` normal traces hardly showed has `p ≲ 1/N_long`). With at most `q/p_u`
+//!    such sequences at rate `p_u`, some sequence of the class appearing `c` times has probability at most
+//!    `(q/p_u)·P(Binomial(n, p_u) ≥ c)` (a union bound), and `m` traces of the class at all
+//!    `P(Binomial(n, q) ≥ m)` (counts divided by `φ` in both). In traffic where new paths are rare
+//!    (OnlineBoutique), five copies of one are overwhelming evidence; where nearly every trace is unique (the
+//!    social network's concurrent uploads), two or three copies are not.
+//! 3. **Did the mix as a whole move?** Pearson's statistic over the reference's frequent sequences (rarer ones
 //!    pooled) against `φ·(1 + n/N)·χ²_df` — the same pooled chi distance the detector reports, with a threshold
 //!    that follows the reference as it moves.
-//! 3. **Is the departure additive?** Attack traffic is *added* to normal traffic: credential stuffing, scraping,
+//! 4. **Is the departure additive?** Attack traffic is *added* to normal traffic: credential stuffing, scraping,
 //!    a forged call path all make `w = (1 − f)·reference + f·attack`, so once the surging sequences are set
 //!    aside, the rest of the window still matches the reference (scaled). A workload change *re-mixes*: common
 //!    sequences vanish or shrink unevenly. The remainder is tested like the whole (Pearson, and the largest
@@ -123,16 +133,38 @@ pub struct Levels {
     pub remix_alpha: f64,
     /// Cells rarer than this share are pooled in the Pearson tests (half a trace per model window).
     pub pool_below: f64,
+    /// Sequences rarer than this share are judged as a class (less than one trace of the reference in its
+    /// steady state).
+    pub rare_below: f64,
+}
+
+impl Levels {
+    /// A sequence of this share is judged as part of the rare class.
+    #[inline]
+    pub fn rare(&self, share: f64) -> bool {
+        share < self.rare_below
+    }
 }
 
 /// Where the window's sequences come from, beyond the reference: which ones were ever seen in normal traffic,
-/// and how much normal traffic there has been.
+/// and what normal traffic says about sequences never seen before.
 pub trait History {
     /// `seq` appeared in normal (learned or accepted) traffic at some point.
     fn seen(&self, seq: SeqId) -> bool;
-    /// Normal traces observed in all.
-    fn traces(&self) -> f64;
+    /// Never-seen sequences in normal traffic.
+    fn unseen(&self) -> Unseen;
 }
+
+/// What normal traffic says about the rare class: sequences below [`Levels::rare_below`] (never seen, or
+/// nearly so).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unseen {
+    /// Share of normal traces whose sequence was in that class when they came.
+    pub rate: f64,
+    /// The rate of a typical sequence of the class (`Σ p² / Σ p`).
+    pub typical: f64,
+}
+
 
 /// One sequence tested for a surge.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -171,6 +203,8 @@ pub struct Assessment {
     pub best: Option<Surge>,
     /// Surge tests counted for the level (Tarone).
     pub tested: usize,
+    /// Surge tests made.
+    pub tests: usize,
     /// Pearson statistic of the whole window and its degrees of freedom.
     pub pearson: (f64, f64),
     /// Its p-value against the calibrated noise.
@@ -183,9 +217,16 @@ impl Assessment {
         self.surges.iter().any(|s| s.novel)
     }
 
-    /// The strongest surge's p-value adjusted for the number of tests (1 = no evidence).
+    /// The strongest surge's p-value adjusted for the tests that could reach the level (Tarone; 1 = no
+    /// evidence): what the alarm is decided on.
     pub fn adjusted_p(&self) -> f64 {
         self.best.map_or(1.0, |b| (b.p * self.tested.max(1) as f64).min(1.0))
+    }
+
+    /// The strongest surge's p-value adjusted for every test made (Bonferroni): a valid p-value of "no sequence
+    /// surges" whatever the level, which is what a sequential test may accumulate.
+    pub fn bonferroni_p(&self) -> f64 {
+        self.best.map_or(1.0, |b| (b.p * self.tests.max(1) as f64).min(1.0))
     }
 }
 
@@ -200,10 +241,20 @@ pub fn assess(
 ) -> Assessment {
     let nf = n as f64;
     let mut tests: Vec<(Surge, f64)> = Vec::with_capacity(counts.len());
+    let (mut rare_traces, mut most_repeated) = (0u32, None::<(SeqId, u32)>);
+    let size = reference.size();
     for (seq, c) in counts {
         let r = reference.share(*seq);
-        let novel = r == 0.0 && !history.seen(*seq);
-        let size = if novel { history.traces() } else { reference.size() };
+        if levels.rare(r) {
+            rare_traces += c;
+            // The most repeated, a never-seen one first among equals.
+            let novel = !history.seen(*seq);
+            let better = most_repeated.is_none_or(|(s, m)| *c > m || (*c == m && novel && history.seen(s)));
+            if better {
+                most_repeated = Some((*seq, *c));
+            }
+            continue;
+        }
         let pi = nf / (nf + size.max(1.0));
         let expected = nf * r;
         let d = noise.factor(expected);
@@ -222,16 +273,48 @@ pub fn assess(
                 count: *c,
                 expected,
                 p,
-                novel,
+                novel: false,
             },
             min_p,
         ));
+    }
+    if let Some((seq, c)) = most_repeated {
+        // The rare class: one sequence repeated, and the class's traces in all (each test family-wise).
+        let u = history.unseen();
+        let novel = !history.seen(seq);
+        let d = noise.phi;
+        let (rate, typical) = (u.rate.clamp(1e-12, 1.0), u.typical.clamp(1e-12, 1.0));
+        let (ce, ne) = (f64::from(c) / d, nf / d);
+        let repeated = if c >= 2 {
+            (rate / typical * binomial_upper(ce, ne, typical)).min(1.0)
+        } else {
+            1.0
+        };
+        let all = binomial_upper(f64::from(rare_traces) / d, ne, rate);
+        for (count, expected, p) in [(c, nf * typical, repeated), (rare_traces, nf * rate, all)] {
+            tests.push((
+                Surge {
+                    seq,
+                    count,
+                    expected,
+                    p,
+                    novel,
+                },
+                p,
+            ));
+        }
     }
     let tested = tarone(tests.iter().map(|(_, m)| *m), levels.alpha);
     let level = levels.alpha / tested as f64;
     let best = tests.iter().map(|(s, _)| *s).min_by(|a, b| a.p.total_cmp(&b.p));
     let mut surges: Vec<Surge> = tests.iter().map(|(s, _)| *s).filter(|s| s.p <= level).collect();
     surges.sort_by(|a, b| a.p.total_cmp(&b.p));
+    let mut once = Vec::with_capacity(surges.len());
+    surges.retain(|s| {
+        let first = !once.contains(&s.seq);
+        once.push(s.seq);
+        first
+    });
 
     let pearson = pearson(counts, n, reference, levels.pool_below);
     let p_global = pearson_p(pearson, n, reference.size(), noise);
@@ -251,6 +334,7 @@ pub fn assess(
         surges,
         best,
         tested,
+        tests: tests.len(),
         pearson,
         p_global,
     }
@@ -303,7 +387,15 @@ fn additive(
     noise: Dispersion,
     levels: Levels,
 ) -> bool {
-    let excluded: Vec<SeqId> = surges.iter().map(|s| s.seq).collect();
+    // The surging sequences, and the whole rare class when it is part of the evidence.
+    let novel = surges.iter().any(|s| levels.rare(reference.share(s.seq)));
+    let excluded: Vec<SeqId> = counts
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(|s| {
+            surges.iter().any(|x| x.seq == *s) || (novel && levels.rare(reference.share(*s)))
+        })
+        .collect();
     let rest = 1.0 - excluded.iter().map(|s| reference.share(*s)).sum::<f64>();
     let remainder: Vec<(SeqId, u32)> = counts
         .iter()
@@ -358,13 +450,17 @@ fn largest_deficit(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference,
 mod tests {
     use super::*;
 
-    struct Seen(f64);
+    /// Sequences below 100 were seen; never-seen ones were 0.2 % of 2000 normal traces, spread thinly.
+    struct Seen;
     impl History for Seen {
         fn seen(&self, seq: SeqId) -> bool {
             seq < 100
         }
-        fn traces(&self) -> f64 {
-            self.0
+        fn unseen(&self) -> Unseen {
+            Unseen {
+                rate: 0.002,
+                typical: 1.0 / 2000.0,
+            }
         }
     }
 
@@ -372,6 +468,7 @@ mod tests {
         alpha: 0.005,
         remix_alpha: 0.001,
         pool_below: 0.01,
+        rare_below: 0.001,
     };
 
     /// A reference of 10 sequences: 30, 20, 15, 10, 8, 6, 4, 3, 2, 2 % of 2000 traces.
@@ -382,7 +479,7 @@ mod tests {
 
     fn verdict(window: &[(SeqId, u32)]) -> Assessment {
         let n = window.iter().map(|(_, c)| *c as usize).sum();
-        assess(window, n, &reference(), &Seen(2000.0), Dispersion::default(), LEVELS)
+        assess(window, n, &reference(), &Seen, Dispersion::default(), LEVELS)
     }
 
     #[test]
@@ -407,9 +504,36 @@ mod tests {
         let a = verdict(&w);
         assert!(a.novel(), "{a:?}");
         assert_eq!(a.kind, Kind::Surge);
-        // Seen once, it is no evidence: it could never reach the level, and it does not count as a test.
+        // Seen once, it is no evidence.
         let once = verdict(&[(0, 15), (1, 10), (2, 8), (3, 5), (4, 4), (5, 3), (6, 2), (7, 2), (500, 1)]);
         assert_eq!(once.kind, Kind::Normal, "{once:?}");
+    }
+
+    #[test]
+    fn where_new_paths_are_the_norm_a_repeat_is_not_evidence() {
+        // Nearly every trace is new (60 %), thinly spread: two copies of one new path happen by chance.
+        struct Diverse;
+        impl History for Diverse {
+            fn seen(&self, seq: SeqId) -> bool {
+                seq < 100
+            }
+            fn unseen(&self) -> Unseen {
+                Unseen {
+                    rate: 0.6,
+                    typical: 1.0 / 1300.0,
+                }
+            }
+        }
+        let mut w: Vec<(SeqId, u32)> = vec![(0, 10), (1, 8), (500, 2)];
+        w.extend((501..531).map(|s| (s, 1)));
+        let n = w.iter().map(|(_, c)| *c as usize).sum();
+        let a = assess(&w, n, &reference(), &Diverse, Dispersion::default(), LEVELS);
+        assert!(!a.novel(), "{a:?}");
+        // Five copies of one are still far beyond chance there.
+        w[2].1 = 5;
+        w.truncate(30);
+        let a = assess(&w, 50, &reference(), &Diverse, Dispersion::default(), LEVELS);
+        assert!(a.novel(), "{a:?}");
     }
 
     #[test]

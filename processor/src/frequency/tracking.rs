@@ -22,12 +22,19 @@
 use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
-use super::evidence::{assess, Assessment, History, Kind, Levels, Reference, Surge};
+use super::evidence::{assess, Assessment, History, Kind, Levels, Reference, Surge, Unseen};
 use super::noise::{Dispersion, Noise};
 use super::regime::{merge_counts, Library, Pending, DEFAULT_CONFIRM, DEFAULT_LIBRARY};
 use super::scorer::Scorer;
 use super::sequence::SeqId;
 use super::stats::{normal_quantile, z_of};
+
+/// Departed windows in a row, in units of the confirmation, after which the reference settles on the last ones
+/// even if they never agreed.
+const SETTLE: usize = 3;
+
+/// Most pairs of one rare sequence a single window adds to the rare class's measured concentration.
+const RARE_PAIRS_CAP: f64 = 3.0;
 
 /// The evidence method's settings, stored in the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -48,6 +55,23 @@ pub struct EvidenceSettings {
     pub cusum_reference: f64,
     /// CUSUM decision threshold, in σ.
     pub cusum_threshold: f64,
+    /// The rare class in the validation windows (and the training traces before them).
+    #[serde(default)]
+    pub rare: RareClass,
+}
+
+/// How often normal traces belong to the rare class (sequences below one trace of the reference), and how often
+/// two traces of one window share such a sequence: sums over the normal windows measured.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RareClass {
+    /// Traces measured.
+    pub traces: f64,
+    /// Of those, traces of the rare class.
+    pub rare_traces: f64,
+    /// Pairs of traces within one window.
+    pub pairs: f64,
+    /// Of those, pairs sharing one sequence of the rare class.
+    pub rare_pairs: f64,
 }
 
 impl Default for EvidenceSettings {
@@ -61,6 +85,7 @@ impl Default for EvidenceSettings {
             dispersion: Dispersion::default(),
             cusum_reference: 0.5,
             cusum_threshold: 5.0,
+            rare: RareClass::default(),
         }
     }
 }
@@ -98,14 +123,34 @@ pub struct Outcome {
     pub threshold: f64,
 }
 
-/// Normal traffic seen so far: which sequences, how many traces.
+/// Normal traffic seen so far: which sequences, how many traces, and the rare class's statistics.
 #[derive(Debug, Clone, Default)]
 struct Seen {
     seqs: Vec<bool>,
+    /// Normal traces in all (training included): the floor of the rare class's concentration.
     traces: f64,
+    rare: RareClass,
 }
 
 impl Seen {
+    /// Counts one normal window against the reference it was judged by.
+    fn count(&mut self, counts: &[(SeqId, u32)], n: usize, baseline: &Baseline, levels: &Levels) {
+        let mut pairs = 0.0;
+        for (s, c) in counts {
+            if levels.rare(baseline.frequency(*s)) {
+                self.rare.rare_traces += f64::from(*c);
+                pairs += f64::from(*c) * f64::from(c.saturating_sub(1)) / 2.0;
+            }
+        }
+        // Winsorized: a window adds at most a triple's pairs, so that one clump of a new path (a session
+        // repeating it) does not make every later new path look like chance.
+        self.rare.rare_pairs += pairs.min(RARE_PAIRS_CAP);
+        let n = n as f64;
+        self.rare.pairs += n * (n - 1.0) / 2.0;
+        self.rare.traces += n;
+        self.traces += n;
+    }
+
     fn mark(&mut self, seqs: impl IntoIterator<Item = SeqId>) {
         for s in seqs {
             let s = s as usize;
@@ -121,8 +166,18 @@ impl History for Seen {
     fn seen(&self, seq: SeqId) -> bool {
         self.seqs.get(seq as usize).copied().unwrap_or(false)
     }
-    fn traces(&self) -> f64 {
-        self.traces
+    fn unseen(&self) -> Unseen {
+        let r = &self.rare;
+        let traces = self.traces.max(1.0);
+        // The class's share, at least half a trace in all the traffic measured.
+        let rate = (r.rare_traces / r.traces.max(1.0)).max(0.5 / r.traces.max(1.0));
+        // Σp² from repeats of one rare sequence within normal windows; a typical sequence's rate is Σp²/Σp,
+        // never below what `traces` normal traces imply (a sequence they hardly showed has p ≲ 1/traces).
+        let concentration = if r.pairs > 0.0 { r.rare_pairs / r.pairs } else { 0.0 };
+        Unseen {
+            rate,
+            typical: (concentration / rate).max(1.0 / traces),
+        }
     }
 }
 
@@ -143,6 +198,9 @@ pub struct Tracker {
     library: Library,
     cusum: f64,
     generation: u64,
+    /// Departed windows in a row, and the last few of them (to settle on, should they never agree).
+    departed: usize,
+    recent: std::collections::VecDeque<(Vec<(SeqId, u32)>, usize)>,
 }
 
 impl Tracker {
@@ -151,17 +209,19 @@ impl Tracker {
     pub fn new(settings: EvidenceSettings, window: usize, max_sequences: usize, scorer: &Scorer) -> Self {
         let baseline = &scorer.baseline;
         let mut seen = Seen {
-            seqs: Vec::new(),
-            traces: baseline.size(),
+            traces: baseline.size() + settings.rare.traces,
+            rare: settings.rare,
+            ..Seen::default()
         };
         seen.mark(baseline.snapshot().shares().iter().map(|(s, _)| *s));
         let w = window.max(1) as f64;
         let adapt = settings.adapt.clamp(1e-6, 1.0);
+        let steady_size = w * (2.0 - adapt) / adapt;
         Self {
             settings,
-            levels: levels(&settings, window),
+            levels: levels(&settings, window, steady_size),
             window: window.max(1),
-            steady_size: w * (2.0 - adapt) / adapt,
+            steady_size,
             max_sequences,
             noise: Noise::new(settings.dispersion),
             seen,
@@ -170,6 +230,8 @@ impl Tracker {
             library: Library::new(settings.library),
             cusum: 0.0,
             generation: baseline.generation(),
+            departed: 0,
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -181,6 +243,11 @@ impl Tracker {
     /// The current scatter estimate.
     pub fn dispersion(&self) -> Dispersion {
         self.noise.dispersion()
+    }
+
+    /// The rare class's statistics so far.
+    pub fn rare_class(&self) -> RareClass {
+        self.seen.rare
     }
 
     /// Learns the measured window as normal, without judging it (validation windows, which are normal by
@@ -222,9 +289,10 @@ impl Tracker {
             }
         }
         if kind == Kind::Normal {
-            // The CUSUM of the strongest sub-threshold evidence (floored at z = −1: quiet windows let it decay).
-            // Departed windows are the regime logic's; they do not feed it.
-            let z = out.evidence.max(-1.0);
+            // The CUSUM of the strongest sub-threshold evidence, Bonferroni-adjusted over every test so that it
+            // is a valid p-value (floored at z = −1: quiet windows let it decay). Departed windows are the
+            // regime logic's; they do not feed it.
+            let z = z_of(decided.bonferroni_p()).max(-1.0);
             self.cusum = (self.cusum + z - self.settings.cusum_reference).max(0.0);
             out.cusum = self.cusum;
             if self.cusum > self.settings.cusum_threshold {
@@ -243,6 +311,8 @@ impl Tracker {
                 self.held = Some((counts, n));
             }
             self.pending.clear();
+            self.departed = 0;
+            self.recent.clear();
             out.flagged = out.sustained;
             return out;
         }
@@ -261,6 +331,8 @@ impl Tracker {
                     self.library.remember(scorer.baseline.snapshot());
                     scorer.baseline.set_mix(&old);
                     self.pending.clear();
+                    self.departed = 0;
+                    self.recent.clear();
                     self.cusum = 0.0;
                     out.returned = true;
                     out.surges.clear();
@@ -298,23 +370,57 @@ impl Tracker {
         }
         scorer.keep_window_sequences();
         let confirm = self.settings.confirm_windows;
+        self.departed += 1;
+        if confirm > 0 {
+            if self.recent.len() == confirm {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((counts, n));
+        }
         if confirm > 0 && self.pending.windows() >= confirm {
             let accepted = self.pending.mix().clone();
-            self.seen.mark(self.pending.sequences());
-            self.seen.traces += accepted.size();
             out.sustained |= self.pending.all_surges();
-            self.library.remember(scorer.baseline.snapshot());
-            scorer.baseline.set_mix(&accepted);
-            self.pending.clear();
-            self.cusum = 0.0;
-            out.rebaselined = true;
+            self.accept(scorer, accepted, self.pending.sequences().collect());
             tracing::warn!(
                 distance,
                 windows = confirm,
                 "frequency: a persistent change in the traffic mix was confirmed; the reference moved to it"
             );
+            out.rebaselined = true;
+        } else if confirm > 0 && self.departed >= SETTLE * confirm {
+            // Departures that never agree with each other for long enough still end: the reference settles on
+            // the last windows, reported as a sustained shift, so that nothing flags forever.
+            let mut pool = Pending::default();
+            for (c, _) in &self.recent {
+                pool.push(c, true);
+            }
+            for (c, n) in std::mem::take(&mut self.recent) {
+                self.seen.count(&c, n, &scorer.baseline, &self.levels);
+            }
+            let accepted = pool.mix().clone();
+            self.accept(scorer, accepted, pool.sequences().collect());
+            tracing::warn!(
+                distance,
+                windows = self.departed,
+                "frequency: the traffic mix kept departing without settling; the reference moved to the last windows"
+            );
+            out.rebaselined = true;
+            out.sustained = true;
+            out.flagged = true;
         }
         out
+    }
+
+    /// Makes `mix` the reference (the current one is remembered), its sequences seen.
+    fn accept(&mut self, scorer: &mut Scorer, mix: super::evidence::Mix, seqs: Vec<SeqId>) {
+        self.seen.mark(seqs);
+        self.seen.traces += mix.size();
+        self.library.remember(scorer.baseline.snapshot());
+        scorer.baseline.set_mix(&mix);
+        self.pending.clear();
+        self.departed = 0;
+        self.recent.clear();
+        self.cusum = 0.0;
     }
 
     /// The pooled chi distance and the distance the noise allows at level α (Wilson–Hilferty's χ² quantile).
@@ -334,6 +440,7 @@ impl Tracker {
             return;
         }
         let baseline = &mut scorer.baseline;
+        self.seen.count(counts, n, baseline, &self.levels);
         let mut cells = Vec::new();
         baseline.frequent(0.0, &mut |s, r| {
             let c = counts.binary_search_by_key(&s, |(q, _)| *q).map_or(0, |i| counts[i].1);
@@ -349,26 +456,23 @@ impl Tracker {
         let grown = 1.0 / ((1.0 - step).powi(2) / size + step * step / nf);
         baseline.set_size(grown.min(self.steady_size.max(size)));
         self.seen.mark(counts.iter().map(|(s, _)| *s));
-        self.seen.traces += nf;
         if baseline.generation() != self.generation {
             // Rare sequences were forgotten and ids renumbered: what refers to ids starts again.
             self.generation = baseline.generation();
             self.library.clear();
             self.pending.clear();
             self.held = None;
-            self.seen = Seen {
-                seqs: Vec::new(),
-                traces: self.seen.traces,
-            };
+            self.seen.seqs.clear();
             self.seen.mark(baseline.snapshot().shares().iter().map(|(s, _)| *s));
         }
     }
 }
 
-fn levels(s: &EvidenceSettings, window: usize) -> Levels {
+fn levels(s: &EvidenceSettings, window: usize, steady_size: f64) -> Levels {
     Levels {
         alpha: s.alpha,
         remix_alpha: s.remix_alpha,
         pool_below: 1.0 / (2.0 * window.max(1) as f64),
+        rare_below: 1.0 / steady_size.max(1.0),
     }
 }

@@ -9,7 +9,8 @@ use super::cusum::CusumParams;
 use super::model::{Adaptation, FrequencyModel, Method, SequenceEntry, Training, Validation, FORMAT, VERSION};
 use super::scorer::Scorer;
 use super::sequence::{SequenceExtractor, Vocabulary};
-use super::tracking::{EvidenceSettings, Tracker};
+use super::noise::Dispersion;
+use super::tracking::{EvidenceSettings, RareClass, Tracker};
 use crate::Trace;
 
 /// Training settings.
@@ -136,7 +137,7 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
     let baseline = Baseline::from_counts(vocab, &counts).with_statistic(statistic);
     let mut evidence = opts.evidence;
     if opts.method == Method::Evidence {
-        evidence.dispersion = measure_dispersion(baseline.clone(), validation, opts);
+        (evidence.dispersion, evidence.rare) = measure_noise(baseline.clone(), validation, opts);
     }
     let mut scorer = Scorer::new(baseline);
     let mut distances = Vec::with_capacity(windows);
@@ -174,9 +175,9 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
     })
 }
 
-/// The scatter of the validation windows around the reference, each learned after it is measured (normal by
-/// definition), exactly as the live detector learns.
-fn measure_dispersion(baseline: Baseline, validation: &[Trace], opts: &TrainOptions) -> super::noise::Dispersion {
+/// The scatter of the validation windows around the reference and their rare class, each window learned after
+/// it is measured (normal by definition), exactly as the live detector learns.
+fn measure_noise(baseline: Baseline, validation: &[Trace], opts: &TrainOptions) -> (Dispersion, RareClass) {
     let mut scorer = Scorer::new(baseline.with_frequent_floor(0.25 / opts.window as f64));
     let mut tracker = Tracker::new(opts.evidence, opts.window, opts.adaptation.max_sequences, &scorer);
     for w in validation.chunks_exact(opts.window) {
@@ -184,5 +185,5 @@ fn measure_dispersion(baseline: Baseline, validation: &[Trace], opts: &TrainOpti
         tracker.learn_normal(&mut scorer);
         scorer.finish();
     }
-    tracker.dispersion()
+    (tracker.dispersion(), tracker.rare_class())
 }
