@@ -128,8 +128,21 @@ fn socialnet_train_then_score_flags_the_attack_window() {
     assert_eq!(attack.len(), 1);
     let w = &attack[0];
     for key in [
-        "window", "traces", "distance", "threshold", "anomalous", "top", "cusum", "sustained", "rebaselined",
-        "evidence", "level", "novel", "shift", "start_ns", "end_ns",
+        "window",
+        "traces",
+        "distance",
+        "threshold",
+        "anomalous",
+        "top",
+        "cusum",
+        "sustained",
+        "rebaselined",
+        "evidence",
+        "level",
+        "novel",
+        "shift",
+        "start_ns",
+        "end_ns",
     ] {
         assert!(w.get(key).is_some(), "score line lacks {key}: {w}");
     }

@@ -178,15 +178,8 @@ fn train_frequency_on(template: &Template, path: &Path) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let (traces, _) = spanguard_processor::offline::assemble(requests);
     let (train_set, validation) = traces.split_at(traces.len() * 3 / 4);
-    let model = train(
-        train_set,
-        validation,
-        &TrainOptions {
-            k: 4.0,
-            ..TrainOptions::default()
-        },
-    )
-    .context("training the frequency model on the benchmark's traces")?;
+    let model = train(train_set, validation, &TrainOptions::evidence())
+        .context("training the frequency model on the benchmark's traces")?;
     model.save(path)?;
     Ok(())
 }

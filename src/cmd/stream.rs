@@ -79,7 +79,11 @@ fn parse_injection(s: &str) -> Result<Injection, String> {
 
 fn parse_gap(s: &str) -> Result<(usize, usize), String> {
     let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let n = |x: &str| x.trim().parse::<usize>().map_err(|_| format!("{s:?}: windows, e.g. 15-35"));
+    let n = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{s:?}: windows, e.g. 15-35"))
+    };
     let (a, b) = (n(a)?, n(b)?);
     if a == 0 || b < a {
         return Err(format!("{s:?}: min-max with 1 ≤ min ≤ max, e.g. 15-35"));
@@ -101,7 +105,9 @@ pub fn read_labels(path: &Path, duration: Duration) -> anyhow::Result<Vec<Label>
                 .get("start")
                 .or_else(|| item.get("timestamp"))
                 .and_then(secs)
-                .ok_or_else(|| anyhow::anyhow!("{}: label {i} has no timestamp or start (unix seconds)", path.display()))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{}: label {i} has no timestamp or start (unix seconds)", path.display())
+                })?;
             let end = item
                 .get("end")
                 .and_then(secs)
@@ -180,7 +186,13 @@ pub fn run(
     match format {
         Format::Json => {
             for (name, r) in &results {
-                serde_json::to_writer(&mut out, &Row { method: name, result: r })?;
+                serde_json::to_writer(
+                    &mut out,
+                    &Row {
+                        method: name,
+                        result: r,
+                    },
+                )?;
                 writeln!(out)?;
             }
         }
@@ -210,7 +222,15 @@ fn table(
     writeln!(
         out,
         "{:<13} {:<11} {:>20} {:>7} {:>10} {:>10} {:>14} {:>6} {:>8}",
-        "method", "injection", "normal flagged", "bursts", "caught 1st", "within 2", "burst windows", "delay", "new mix"
+        "method",
+        "injection",
+        "normal flagged",
+        "bursts",
+        "caught 1st",
+        "within 2",
+        "burst windows",
+        "delay",
+        "new mix"
     )?;
     for (name, r) in results {
         writeln!(
@@ -218,7 +238,12 @@ fn table(
             "{:<13} {:<11} {:>20} {:>7} {:>10} {:>10} {:>14} {:>6} {:>8}",
             name,
             r.injection,
-            format!("{:.1} % ({}/{})", 100.0 * r.false_alarm_rate, r.normal_flagged, r.normal_windows),
+            format!(
+                "{:.1} % ({}/{})",
+                100.0 * r.false_alarm_rate,
+                r.normal_flagged,
+                r.normal_windows
+            ),
             r.bursts,
             pct(r.caught_first, r.bursts),
             pct(r.caught_within_2, r.bursts),
@@ -227,7 +252,11 @@ fn table(
             r.rebaselined
         )?;
         for l in &r.labelled {
-            writeln!(out, "{:<13}   labelled {:<20} {}/{} windows flagged", "", l.kind, l.flagged, l.windows)?;
+            writeln!(
+                out,
+                "{:<13}   labelled {:<20} {}/{} windows flagged",
+                "", l.kind, l.flagged, l.windows
+            )?;
         }
         for w in &r.explained {
             let v = &w.verdict;

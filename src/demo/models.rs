@@ -4,8 +4,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use spanguard_processor::frequency::baseline::Statistic;
-use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::{train, FrequencyModel, TrainOptions};
 use spanguard_processor::graph::autoencoder::TrainSettings;
 use spanguard_processor::graph::model::GraphModel;
@@ -25,10 +23,6 @@ pub const GRAPH_DIR: &str = "graph";
 /// Normal traces to learn the baseline from, and validation windows to set the threshold on.
 const TRAINING_TRACES: usize = 3_000;
 const VALIDATION_WINDOWS: usize = 40;
-/// The threshold's k. The paper's k = 2 puts a few percent of normal windows over the threshold (its own
-/// validation data implies as much); over the demo's ~20 normal windows that is about one false alarm per run.
-/// A password-guessing burst sits ~10σ out, so k = 4 keeps it caught with room to spare.
-const K: f64 = 4.0;
 /// Normal intervals (with genuine restarts, which are rare but normal) and validation intervals.
 const TRAINING_INTERVALS: u64 = 200;
 const RESTART_INTERVALS: u64 = 40;
@@ -44,7 +38,7 @@ pub fn present(dir: &Path) -> bool {
 pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
-    // Frequency: the paper's method on the chi statistic, slow adaptation (spanguard's defaults).
+    // Frequency: spanguard's defaults (the evidence method), exactly as `spanguard train frequency` trains.
     println!(
         "training the frequency detector on {TRAINING_TRACES} normal traces, threshold from {VALIDATION_WINDOWS} validation windows …"
     );
@@ -57,12 +51,8 @@ pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
         &mut rng,
     ));
     let opts = TrainOptions {
-        statistic: Statistic::Chi {
-            min_frequency: 1.0 / (2.0 * TRACES_PER_STEP as f64),
-        },
-        adaptation: Adaptation::recommended(),
-        k: K,
-        ..TrainOptions::default()
+        window: TRACES_PER_STEP,
+        ..TrainOptions::evidence()
     };
     let model = train(&normal, &validation, &opts).context("training the frequency model")?;
     model.save(&dir.join(FREQUENCY_FILE))?;
@@ -125,9 +115,9 @@ pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
 }
 
 fn describe_frequency(model: &FrequencyModel) {
-    let v = &model.validation;
+    let e = &model.evidence;
     println!(
-        "  {} distinct call sequences; validation distances mean {:.4}, σ {:.4} → threshold {:.4} (k = {})",
-        model.training.unique_sequences, v.mean, v.std, v.threshold, model.k
+        "  {} distinct call sequences; normal windows scatter φ {:.2} around the reference (1 = multinomial); alarms at level {} per window",
+        model.training.unique_sequences, e.dispersion.phi, e.alpha
     );
 }

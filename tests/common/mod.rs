@@ -285,3 +285,27 @@ pub fn python() -> String {
     );
     p
 }
+
+/// The real OnlineBoutique recording in the repository (datasets/README.md).
+pub const ONLINE_BOUTIQUE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/onlineboutique.otlp.jsonl.gz");
+
+/// Runs the `spanguard` binary with `args`; its standard output, after asserting it succeeded.
+pub fn spanguard(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spanguard"))
+        .args(args)
+        .output()
+        .expect("run spanguard");
+    assert!(
+        out.status.success(),
+        "spanguard {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// One JSON value per line of `text`.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}

@@ -140,7 +140,9 @@ impl Baseline {
 
     /// Sequences the baseline holds, most frequent first (candidates for the nearest known path).
     pub fn known_by_frequency(&self) -> Vec<SeqId> {
-        let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).filter(|s| self.raw[*s as usize] > 0.0).collect();
+        let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId)
+            .filter(|s| self.raw[*s as usize] > 0.0)
+            .collect();
         ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
         ids
     }
@@ -186,7 +188,9 @@ impl Baseline {
         ids.sort_by(by_freq);
         self.common = ids;
         let floor = self.frequent_floor / self.scale;
-        let mut frequent: Vec<SeqId> = (0..self.raw.len() as SeqId).filter(|s| self.raw[*s as usize] >= floor).collect();
+        let mut frequent: Vec<SeqId> = (0..self.raw.len() as SeqId)
+            .filter(|s| self.raw[*s as usize] >= floor)
+            .collect();
         frequent.sort_by(by_freq);
         self.frequent = frequent;
         if let Statistic::Chi { min_frequency } = self.statistic {

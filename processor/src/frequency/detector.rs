@@ -270,8 +270,8 @@ fn evidence_verdict(
         .map(|s| TopSequence {
             sequence: vocab.text(s.seq),
             baseline: s.expected / n,
-            observed: f64::from(s.count) / n,
-            count: Some(s.count),
+            observed: f64::from(count_of(s.seq)) / n,
+            count: Some(count_of(s.seq)),
             expected: Some(s.expected),
             z: Some(super::stats::z_of(s.p)),
             novel: s.novel,
@@ -303,7 +303,7 @@ fn evidence_verdict(
             if let Some(d) = explain(vocab, s.seq, candidates.iter().copied()) {
                 novel_paths.push(NovelPath {
                     sequence: vocab.text(s.seq),
-                    count: s.count,
+                    count: count_of(s.seq),
                     nearest: vocab.text(d.nearest),
                     divergence: d.text.clone(),
                 });

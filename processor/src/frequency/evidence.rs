@@ -165,7 +165,6 @@ pub struct Unseen {
     pub typical: f64,
 }
 
-
 /// One sequence tested for a surge.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Surge {
@@ -392,16 +391,10 @@ fn additive(
     let excluded: Vec<SeqId> = counts
         .iter()
         .map(|(s, _)| *s)
-        .filter(|s| {
-            surges.iter().any(|x| x.seq == *s) || (novel && levels.rare(reference.share(*s)))
-        })
+        .filter(|s| surges.iter().any(|x| x.seq == *s) || (novel && levels.rare(reference.share(*s))))
         .collect();
     let rest = 1.0 - excluded.iter().map(|s| reference.share(*s)).sum::<f64>();
-    let remainder: Vec<(SeqId, u32)> = counts
-        .iter()
-        .filter(|(s, _)| !excluded.contains(s))
-        .copied()
-        .collect();
+    let remainder: Vec<(SeqId, u32)> = counts.iter().filter(|(s, _)| !excluded.contains(s)).copied().collect();
     let n2: u32 = remainder.iter().map(|(_, c)| *c).sum();
     if n2 == 0 || rest <= 1e-9 {
         return true;
@@ -436,11 +429,7 @@ fn largest_deficit(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference,
         let e = nf * r;
         if f64::from(c) < e {
             let d = noise.factor(e);
-            best = best.min(binomial_lower(
-                f64::from(c) / d,
-                (f64::from(c) + size * r) / d,
-                pi,
-            ));
+            best = best.min(binomial_lower(f64::from(c) / d, (f64::from(c) + size * r) / d, pi));
         }
     });
     (best * cells.max(1) as f64).min(1.0)
@@ -474,7 +463,10 @@ mod tests {
     /// A reference of 10 sequences: 30, 20, 15, 10, 8, 6, 4, 3, 2, 2 % of 2000 traces.
     fn reference() -> Mix {
         let shares = [0.3, 0.2, 0.15, 0.1, 0.08, 0.06, 0.04, 0.03, 0.02, 0.02];
-        Mix::of_shares(shares.iter().enumerate().map(|(i, s)| (i as SeqId, *s)).collect(), 2000.0)
+        Mix::of_shares(
+            shares.iter().enumerate().map(|(i, s)| (i as SeqId, *s)).collect(),
+            2000.0,
+        )
     }
 
     fn verdict(window: &[(SeqId, u32)]) -> Assessment {
@@ -500,12 +492,32 @@ mod tests {
 
     #[test]
     fn a_never_seen_path_repeated_is_novel_evidence() {
-        let w = [(0, 14), (1, 9), (2, 7), (3, 5), (4, 4), (5, 3), (6, 2), (7, 1), (500, 5)];
+        let w = [
+            (0, 14),
+            (1, 9),
+            (2, 7),
+            (3, 5),
+            (4, 4),
+            (5, 3),
+            (6, 2),
+            (7, 1),
+            (500, 5),
+        ];
         let a = verdict(&w);
         assert!(a.novel(), "{a:?}");
         assert_eq!(a.kind, Kind::Surge);
         // Seen once, it is no evidence.
-        let once = verdict(&[(0, 15), (1, 10), (2, 8), (3, 5), (4, 4), (5, 3), (6, 2), (7, 2), (500, 1)]);
+        let once = verdict(&[
+            (0, 15),
+            (1, 10),
+            (2, 8),
+            (3, 5),
+            (4, 4),
+            (5, 3),
+            (6, 2),
+            (7, 2),
+            (500, 1),
+        ]);
         assert_eq!(once.kind, Kind::Normal, "{once:?}");
     }
 

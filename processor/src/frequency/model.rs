@@ -200,7 +200,11 @@ impl FrequencyModel {
         if !(level(e.alpha) && level(e.remix_alpha) && e.adapt > 0.0 && e.adapt <= 1.0) {
             return Err("evidence.alpha and evidence.remix_alpha must be in (0, 1), evidence.adapt in (0, 1]".into());
         }
-        if !(e.dispersion.phi.is_finite() && e.dispersion.phi >= 1.0 && e.dispersion.kappa.is_finite() && e.dispersion.kappa >= 0.0) {
+        if !(e.dispersion.phi.is_finite()
+            && e.dispersion.phi >= 1.0
+            && e.dispersion.kappa.is_finite()
+            && e.dispersion.kappa >= 0.0)
+        {
             return Err("evidence.dispersion: phi must be ≥ 1 and kappa ≥ 0".into());
         }
         Ok(())

@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn merging_adds_counts() {
-        assert_eq!(merge_counts(&[(1, 2), (3, 1)], &[(2, 5), (3, 4)]), vec![(1, 2), (2, 5), (3, 5)]);
+        assert_eq!(
+            merge_counts(&[(1, 2), (3, 1)], &[(2, 5), (3, 4)]),
+            vec![(1, 2), (2, 5), (3, 5)]
+        );
     }
 
     #[test]

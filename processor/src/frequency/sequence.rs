@@ -493,7 +493,11 @@ mod tests {
 
     #[test]
     fn a_span_delivered_twice_is_one_call() {
-        let once = vec![span("gw", "r", 1, 0, 0), span("x", "a", 2, 1, 5), span("y", "b", 3, 2, 6)];
+        let once = vec![
+            span("gw", "r", 1, 0, 0),
+            span("x", "a", 2, 1, 5),
+            span("y", "b", 3, 2, 6),
+        ];
         let mut twice = once.clone();
         twice.push(span("x", "a", 2, 1, 5));
         twice.insert(0, span("y", "b", 3, 2, 6));

@@ -281,7 +281,11 @@ mod tests {
         assert!(close(-normal_quantile(0.3), 0.524_400_512_708_040_9, 1e-9));
         assert!(close(-normal_quantile(0.999), -3.090_232_306_167_813, 1e-9));
         // P(X ≥ 15) for Binomial(50, 0.07): the integer case of the continuous tail.
-        assert!(close(binomial_upper(15.0, 50.0, 0.07), 1.005_734_186_413_013_4e-6, 1e-8));
+        assert!(close(
+            binomial_upper(15.0, 50.0, 0.07),
+            1.005_734_186_413_013_4e-6,
+            1e-8
+        ));
     }
 
     #[test]

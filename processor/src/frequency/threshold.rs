@@ -68,10 +68,7 @@ impl ThresholdMethod {
             scorer.adapt(step, a.max_sequences);
         } else if anomalous && a.confirm_within > 0 {
             let (counts, n) = scorer.counts();
-            match self
-                .candidates
-                .confirm(&scorer.baseline, counts, n, self.agree_within)
-            {
+            match self.candidates.confirm(&scorer.baseline, counts, n, self.agree_within) {
                 Some((other, n_other)) => {
                     let other = other.to_vec();
                     scorer.rebaseline(&other, n_other, a.beta, a.max_sequences);

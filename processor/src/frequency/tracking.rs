@@ -107,7 +107,8 @@ pub struct Outcome {
     pub sustained: bool,
     /// The alarm came from this window pooled with the one before.
     pub pooled: bool,
-    /// The strongest evidence, as a z-score (Φ⁻¹ of the Bonferroni–Tarone adjusted p-value).
+    /// The strongest evidence, as a z-score (Φ⁻¹ of the Bonferroni–Tarone adjusted p-value; 0 when there is
+    /// none).
     pub evidence: f64,
     /// The z-score an alarm needs (Φ⁻¹ of 1 − α).
     pub level: f64,
@@ -267,7 +268,7 @@ impl Tracker {
         let a = assess(&counts, n, baseline, &self.seen, noise, self.levels);
         let (distance, threshold) = self.global(baseline, &a, n);
         let mut out = Outcome {
-            evidence: z_of(a.adjusted_p()),
+            evidence: evidence_z(a.adjusted_p()),
             level: z_of(self.settings.alpha),
             best: a.best,
             distance,
@@ -283,7 +284,7 @@ impl Tracker {
                 if p.kind == Kind::Surge || p.novel() {
                     kind = Kind::Surge;
                     out.pooled = true;
-                    out.evidence = z_of(p.adjusted_p());
+                    out.evidence = evidence_z(p.adjusted_p());
                     decided = p;
                 }
             }
@@ -362,7 +363,7 @@ impl Tracker {
                     out.novel |= c.novel();
                     if out.surges.is_empty() || !surge {
                         out.surges = c.surges.clone();
-                        out.evidence = z_of(c.adjusted_p());
+                        out.evidence = evidence_z(c.adjusted_p());
                     }
                 }
                 _ => self.pending.restart(&counts, surge),
@@ -466,6 +467,11 @@ impl Tracker {
             self.seen.mark(baseline.snapshot().shares().iter().map(|(s, _)| *s));
         }
     }
+}
+
+/// An adjusted p-value as the z-score people read, 0 meaning no evidence at all.
+fn evidence_z(p: f64) -> f64 {
+    z_of(p).max(0.0)
 }
 
 fn levels(s: &EvidenceSettings, window: usize, steady_size: f64) -> Levels {

@@ -7,9 +7,9 @@
 use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
 use super::model::{Adaptation, FrequencyModel, Method, SequenceEntry, Training, Validation, FORMAT, VERSION};
+use super::noise::Dispersion;
 use super::scorer::Scorer;
 use super::sequence::{SequenceExtractor, Vocabulary};
-use super::noise::Dispersion;
 use super::tracking::{EvidenceSettings, RareClass, Tracker};
 use crate::Trace;
 
