@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use serde_json::{json, Value};
 use spanguard_processor::frequency::baseline::Statistic;
+use spanguard_processor::frequency::model::Method;
 use spanguard_processor::frequency::FrequencyModel;
 use spanguard_processor::graph::model::GraphModel;
 
@@ -122,6 +123,8 @@ fn frequency(m: &FrequencyModel, path: &Path, top: usize) -> (Value, String) {
         "validation": { "windows": v.windows, "mean": v.mean, "std": v.std, "threshold": v.threshold },
         "adaptation": { "alpha": m.adaptation.alpha, "confirm_within": m.adaptation.confirm_within },
         "cusum": { "k": m.cusum.reference, "h": m.cusum.threshold },
+        "method": match m.method { Method::Evidence => "evidence", Method::Threshold => "threshold" },
+        "evidence": m.evidence,
         "top_sequences": shown.iter().map(|(f, s)| json!({"frequency": f, "sequence": s})).collect::<Vec<_>>(),
     });
     let mut t = String::new();
@@ -138,23 +141,49 @@ fn frequency(m: &FrequencyModel, path: &Path, top: usize) -> (Value, String) {
         "  training        {} traces; {} validation traces in {} windows of {}",
         m.training.traces, m.training.validation_traces, v.windows, m.window
     );
-    let _ = writeln!(
-        t,
-        "  threshold       {:.4} = mean {:.4} + {}·σ {:.4}   statistic: {statistic}",
-        v.threshold, v.mean, m.k, v.std
-    );
-    let _ = writeln!(
-        t,
-        "  drift           adaptation α {}, re-baselining {}; CUSUM k {} h {}",
-        m.adaptation.alpha,
-        if m.adaptation.confirm_within == 0 {
-            "off".to_owned()
-        } else {
-            format!("after {} windows", m.adaptation.confirm_within)
-        },
-        m.cusum.reference,
-        m.cusum.threshold
-    );
+    match m.method {
+        Method::Threshold => {
+            let _ = writeln!(
+                t,
+                "  threshold       {:.4} = mean {:.4} + {}·σ {:.4}   statistic: {statistic}",
+                v.threshold, v.mean, m.k, v.std
+            );
+            let _ = writeln!(
+                t,
+                "  drift           adaptation α {}, re-baselining {}; CUSUM k {} h {}",
+                m.adaptation.alpha,
+                if m.adaptation.confirm_within == 0 {
+                    "off".to_owned()
+                } else {
+                    format!("after {} windows", m.adaptation.confirm_within)
+                },
+                m.cusum.reference,
+                m.cusum.threshold
+            );
+        }
+        Method::Evidence => {
+            let e = &m.evidence;
+            let rare = if e.rare.traces > 0.0 {
+                100.0 * e.rare.rare_traces / e.rare.traces
+            } else {
+                0.0
+            };
+            let _ = writeln!(
+                t,
+                "  method          evidence: tests at level {} per window, calibrated by the measured scatter φ {:.2}, κ {:.4}",
+                e.alpha, e.dispersion.phi, e.dispersion.kappa
+            );
+            let _ = writeln!(
+                t,
+                "  rare paths      {rare:.2} % of validation traces had a sequence the reference held less than one trace of"
+            );
+            let _ = writeln!(
+                t,
+                "  drift           reference step {}; a regime change confirmed after {} agreeing windows; {} past mixes remembered; CUSUM k {} h {}",
+                e.adapt, e.confirm_windows, e.library, e.cusum_reference, e.cusum_threshold
+            );
+        }
+    }
     let _ = writeln!(t, "  most frequent sequences:");
     for (f, s) in &shown {
         let _ = writeln!(t, "    {:>6.2}%  {s}", f * 100.0);

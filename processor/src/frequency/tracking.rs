@@ -172,9 +172,12 @@ impl History for Seen {
         let traces = self.traces.max(1.0);
         // The class's share, at least half a trace in all the traffic measured.
         let rate = (r.rare_traces / r.traces.max(1.0)).max(0.5 / r.traces.max(1.0));
-        // Σp² from repeats of one rare sequence within normal windows; a typical sequence's rate is Σp²/Σp,
-        // never below what `traces` normal traces imply (a sequence they hardly showed has p ≲ 1/traces).
-        let concentration = if r.pairs > 0.0 { r.rare_pairs / r.pairs } else { 0.0 };
+        // Σp² from repeats of one rare sequence within normal windows, one standard deviation below the count
+        // (a Poisson count's): the concentration the data show beyond chance, so that a pair or two in a few
+        // windows cannot blind the test. A typical sequence's rate is Σp²/Σp, never below what `traces` normal
+        // traces imply (a sequence they hardly showed has p ≲ 1/traces).
+        let beyond_chance = (r.rare_pairs - r.rare_pairs.sqrt()).max(0.0);
+        let concentration = if r.pairs > 0.0 { beyond_chance / r.pairs } else { 0.0 };
         Unseen {
             rate,
             typical: (concentration / rate).max(1.0 / traces),
