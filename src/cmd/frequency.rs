@@ -38,6 +38,10 @@ pub struct MethodArgs {
     /// chance.
     #[arg(long, default_value_t = 0.005)]
     pub level: f64,
+    /// Evidence method: the level at which a departure's remainder (the window without its surging sequences)
+    /// no longer matches the reference, making it a re-mix (a candidate regime change) rather than a surge.
+    #[arg(long, default_value_t = 0.01)]
+    pub remix_level: f64,
     /// Evidence method: agreeing departed windows that confirm a regime change and move the reference to it
     /// (0 = never).
     #[arg(long, default_value_t = 3)]
@@ -84,6 +88,7 @@ impl MethodArgs {
             statistic: StatisticArg::Euclidean,
             alpha: Some(0.0),
             level: 0.005,
+            remix_level: 0.01,
             confirm: 3,
             confirm_within: 0,
             beta: 0.8,
@@ -118,6 +123,7 @@ impl MethodArgs {
                 method: Method::Evidence,
                 evidence: EvidenceSettings {
                     alpha: self.level,
+                    remix_alpha: self.remix_level,
                     adapt: self.alpha.unwrap_or(EvidenceSettings::default().adapt),
                     confirm_windows: self.confirm,
                     cusum_reference: self.cusum_k,

@@ -204,8 +204,8 @@ pub struct Assessment {
     pub tested: usize,
     /// Surge tests made.
     pub tests: usize,
-    /// Pearson statistic of the whole window and its degrees of freedom.
-    pub pearson: (f64, f64),
+    /// Pearson statistic of the whole window and the χ² it is compared with.
+    pub pearson: Pearson,
     /// Its p-value against the calibrated noise.
     pub p_global: f64,
 }
@@ -350,11 +350,24 @@ fn tarone(min_ps: impl Iterator<Item = f64>, alpha: f64) -> usize {
     k
 }
 
-/// Pearson's statistic of a window against a reference, cells rarer than `pool_below` pooled; and its degrees
-/// of freedom.
-pub fn pearson(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference, pool_below: f64) -> (f64, f64) {
+/// Pearson's statistic of a window and the χ² it is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pearson {
+    /// `Σ (c − e)² / e` over the cells.
+    pub x2: f64,
+    /// Degrees of freedom of the scaled χ² that matches its exact multinomial mean and variance.
+    pub df: f64,
+    /// The scale of that χ² (1 when every cell expects plenty).
+    pub scale: f64,
+}
+
+/// Pearson's statistic of a window against a reference, cells rarer than `pool_below` pooled. With small
+/// expected counts its variance exceeds the χ²'s `2(K − 1)` by `(Σ 1/r − K² − 2K + 2)/n` (the exact
+/// multinomial moments), so it is matched to `scale·χ²_df` with the same mean and variance (Satterthwaite):
+/// the plain χ² would put the threshold too low and flag a few percent of normal windows.
+pub fn pearson(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference, pool_below: f64) -> Pearson {
     let nf = n as f64;
-    let (mut x2, mut cells, mut frequent_share, mut frequent_seen) = (0.0, 0usize, 0.0, 0u64);
+    let (mut x2, mut cells, mut frequent_share, mut frequent_seen, mut inverse) = (0.0, 0usize, 0.0, 0u64, 0.0);
     reference.frequent(pool_below, &mut |seq, r| {
         let c = counts
             .binary_search_by_key(&seq, |(s, _)| *s)
@@ -364,18 +377,29 @@ pub fn pearson(counts: &[(SeqId, u32)], n: usize, reference: &dyn Reference, poo
         cells += 1;
         frequent_share += r;
         frequent_seen += u64::from(c);
+        inverse += 1.0 / r;
     });
     // The pool: everything rarer, including sequences the reference never held.
-    let pool_e = (nf * (1.0 - frequent_share)).max(nf * pool_below);
+    let pool_share = (1.0 - frequent_share).max(pool_below);
+    let pool_e = nf * pool_share;
     let pool_c = nf - frequent_seen as f64;
     x2 += (pool_c - pool_e).powi(2) / pool_e;
-    (x2, cells.max(1) as f64)
+    inverse += 1.0 / pool_share;
+    let k = (cells + 1) as f64;
+    let mean = k - 1.0;
+    let var = (2.0 * mean + (inverse - k * k - 2.0 * k + 2.0) / nf).max(2.0 * mean);
+    let (scale, df) = if mean > 0.0 {
+        (var / (2.0 * mean), 2.0 * mean * mean / var)
+    } else {
+        (1.0, 1.0)
+    };
+    Pearson { x2, df, scale }
 }
 
-/// The p-value of a Pearson statistic against the calibrated noise `φ·(1 + n/N)·χ²_df`.
-pub fn pearson_p((x2, df): (f64, f64), n: usize, size: f64, noise: Dispersion) -> f64 {
-    let inflate = noise.phi * (1.0 + n as f64 / size.max(1.0));
-    chi2_sf(x2 / inflate, df)
+/// The p-value of a Pearson statistic against the calibrated noise `φ·(1 + n/N)·scale·χ²_df`.
+pub fn pearson_p(p: Pearson, n: usize, size: f64, noise: Dispersion) -> f64 {
+    let inflate = noise.phi * (1.0 + n as f64 / size.max(1.0)) * p.scale;
+    chi2_sf(p.x2 / inflate, p.df)
 }
 
 /// Whether the window without its surging sequences still matches the reference without them.

@@ -23,6 +23,7 @@ pub mod noise;
 pub mod regime;
 mod scorer;
 pub mod sequence;
+pub mod sequential;
 pub mod stats;
 pub mod threshold;
 pub mod tracking;

@@ -8,8 +8,9 @@
 //!   "training": { "traces": 2000, "unique_sequences": 1150, "validation_traces": 500 },
 //!   "adaptation": { "alpha": 0.0, "confirm_within": 0, "beta": 0.8, "max_sequences": 100000 },
 //!   "cusum": { "reference": 0.5, "threshold": 5.0 }, "statistic": { "kind": "chi", "min_frequency": 0.01 },
-//!   "evidence": { "alpha": 0.005, "remix_alpha": 0.001, "adapt": 0.1, "confirm_windows": 3, "library": 8,
-//!                 "dispersion": { "phi": 1.1, "kappa": 0.0 }, "cusum_reference": 0.5, "cusum_threshold": 5.0 } }
+//!   "evidence": { "alpha": 0.005, "remix_alpha": 0.01, "adapt": 0.1, "confirm_windows": 3, "library": 8,
+//!                 "dispersion": { "phi": 1.1, "kappa": 0.0 }, "cusum_reference": 1.0, "cusum_threshold": 5.0,
+//!                 "rare": { "traces": 500, "rare_traces": 3, "pairs": 12250, "rare_pairs": 0 } } }
 //! ```
 //!
 //! `method` says how windows are judged: `evidence` (the default since version 2: per-sequence tests calibrated

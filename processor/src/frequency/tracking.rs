@@ -14,10 +14,9 @@
 //! 3. A departed window is never learned. It may match a mix seen before (the library: switch back, no alarm);
 //!    otherwise a **surge** (or a never-seen path repeated) is an alarm, a **re-mix** is not, and either opens or
 //!    extends the pending regime, which is accepted after enough agreeing windows.
-//! 4. A CUSUM of the windows' strongest evidence (`S ← max(0, S + z − ½)`, alarm above 5: about one false alarm
-//!    in 900 normal windows, a steady 2σ excess caught in 3–4 windows) reports sustained low-rate surges that no
-//!    single window shows (`sustained`); while it is building up (above half its threshold) windows are not
-//!    learned, so the reference cannot absorb the shift it is measuring.
+//! 4. One CUSUM per sequence ([`super::sequential`]) reports sustained low-rate surges that no single window
+//!    shows (`sustained`); while a sequence's statistic is building up, the reference does not learn its
+//!    excess, so it cannot absorb the shift it is measuring.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +26,7 @@ use super::noise::{Dispersion, Noise};
 use super::regime::{merge_counts, Library, Pending, DEFAULT_CONFIRM, DEFAULT_LIBRARY};
 use super::scorer::Scorer;
 use super::sequence::SeqId;
+use super::sequential::Sequential;
 use super::stats::{normal_quantile, z_of};
 
 /// Departed windows in a row, in units of the confirmation, after which the reference settles on the last ones
@@ -35,6 +35,9 @@ const SETTLE: usize = 3;
 
 /// Most pairs of one rare sequence a single window adds to the rare class's measured concentration.
 const RARE_PAIRS_CAP: f64 = 3.0;
+
+/// Rare traces' worth of trust in the floor of the rare class's typical rate.
+const RARE_PRIOR: f64 = 20.0;
 
 /// The evidence method's settings, stored in the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,9 +54,9 @@ pub struct EvidenceSettings {
     pub library: usize,
     /// Scatter of normal windows around the reference, measured on the validation windows.
     pub dispersion: Dispersion,
-    /// CUSUM allowance, in σ.
+    /// Per-sequence CUSUM allowance, in σ.
     pub cusum_reference: f64,
-    /// CUSUM decision threshold, in σ.
+    /// Per-sequence CUSUM decision threshold, in σ.
     pub cusum_threshold: f64,
     /// The rare class in the validation windows (and the training traces before them).
     #[serde(default)]
@@ -78,12 +81,12 @@ impl Default for EvidenceSettings {
     fn default() -> Self {
         Self {
             alpha: 0.005,
-            remix_alpha: 0.001,
+            remix_alpha: 0.01,
             adapt: 0.1,
             confirm_windows: DEFAULT_CONFIRM,
             library: DEFAULT_LIBRARY,
             dispersion: Dispersion::default(),
-            cusum_reference: 0.5,
+            cusum_reference: 1.0,
             cusum_threshold: 5.0,
             rare: RareClass::default(),
         }
@@ -172,15 +175,21 @@ impl History for Seen {
         let traces = self.traces.max(1.0);
         // The class's share, at least half a trace in all the traffic measured.
         let rate = (r.rare_traces / r.traces.max(1.0)).max(0.5 / r.traces.max(1.0));
-        // Σp² from repeats of one rare sequence within normal windows, one standard deviation below the count
-        // (a Poisson count's): the concentration the data show beyond chance, so that a pair or two in a few
-        // windows cannot blind the test. A typical sequence's rate is Σp²/Σp, never below what `traces` normal
-        // traces imply (a sequence they hardly showed has p ≲ 1/traces).
-        let beyond_chance = (r.rare_pairs - r.rare_pairs.sqrt()).max(0.0);
-        let concentration = if r.pairs > 0.0 { beyond_chance / r.pairs } else { 0.0 };
+        // Σp² from repeats of one rare sequence within normal windows; a typical sequence's rate is Σp²/Σp. Both
+        // are ratios of small counts while few rare traces have been seen, so the measurement is trusted in
+        // proportion to them (shrunk towards the floor, with the weight of RARE_PRIOR traces): two traces of one
+        // new path in the validation windows must not make every new path look common. The floor is what
+        // `traces` normal traces imply: a sequence they hardly showed has p ≲ 1/traces.
+        let floor = 1.0 / traces;
+        let measured = if r.pairs > 0.0 && r.rare_traces > 0.0 {
+            (r.rare_pairs / r.pairs) / (r.rare_traces / r.traces.max(1.0))
+        } else {
+            floor
+        };
+        let w = r.rare_traces / (r.rare_traces + RARE_PRIOR);
         Unseen {
             rate,
-            typical: (concentration / rate).max(1.0 / traces),
+            typical: (w * measured + (1.0 - w) * floor).max(floor),
         }
     }
 }
@@ -200,7 +209,7 @@ pub struct Tracker {
     held: Option<(Vec<(SeqId, u32)>, usize)>,
     pending: Pending,
     library: Library,
-    cusum: f64,
+    sequential: Sequential,
     generation: u64,
     /// Departed windows in a row, and the last few of them (to settle on, should they never agree).
     departed: usize,
@@ -232,7 +241,7 @@ impl Tracker {
             held: None,
             pending: Pending::default(),
             library: Library::new(settings.library),
-            cusum: 0.0,
+            sequential: Sequential::default(),
             generation: baseline.generation(),
             departed: 0,
             recent: std::collections::VecDeque::new(),
@@ -293,34 +302,71 @@ impl Tracker {
             }
         }
         if kind == Kind::Normal {
-            // The CUSUM of the strongest sub-threshold evidence, Bonferroni-adjusted over every test so that it
-            // is a valid p-value (floored at z = −1: quiet windows let it decay). Departed windows are the
-            // regime logic's; they do not feed it.
-            let z = z_of(decided.bonferroni_p()).max(-1.0);
-            self.cusum = (self.cusum + z - self.settings.cusum_reference).max(0.0);
-            out.cusum = self.cusum;
-            if self.cusum > self.settings.cusum_threshold {
-                out.sustained = true;
-                self.cusum = 0.0;
-            }
-            let building = self.cusum > self.settings.cusum_threshold / 2.0;
+            // Sustained surges are measured against a settled reference only: one just rebuilt from a few
+            // windows of a new regime still carries their bias, which a CUSUM would take for a shift.
+            let settled = baseline.size() >= self.steady_size / 2.0;
+            let q = if settled {
+                self.sequential.update(
+                    &counts,
+                    n,
+                    baseline,
+                    noise,
+                    self.levels.pool_below,
+                    self.settings.cusum_reference,
+                    self.settings.cusum_threshold,
+                )
+            } else {
+                Default::default()
+            };
+            out.cusum = q.max;
             if let Some((held, held_n)) = self.held.take() {
                 self.learn(scorer, &held, held_n);
             }
-            if building || out.sustained {
-                // Evidence is building: this window waits for no one and is not learned.
-                self.held = None;
-            } else {
-                scorer.keep_window_sequences();
-                self.held = Some((counts, n));
+            if !q.alarms.is_empty() {
+                out.sustained = true;
+                let baseline = &scorer.baseline;
+                out.surges = q
+                    .alarms
+                    .iter()
+                    .map(|(seq, _)| {
+                        let c = counts.binary_search_by_key(seq, |(s, _)| *s).map_or(0, |i| counts[i].1);
+                        Surge {
+                            seq: *seq,
+                            count: c,
+                            expected: n as f64 * baseline.frequency(*seq),
+                            p: a.surges
+                                .iter()
+                                .chain(a.best.iter())
+                                .find(|s| s.seq == *seq)
+                                .map_or(1.0, |s| s.p),
+                            novel: false,
+                        }
+                    })
+                    .collect();
             }
+            // The window waits to be learned, without the excess of a sequence whose statistic is building up or
+            // has just alarmed.
+            let capped: Vec<(SeqId, u32)> = counts
+                .iter()
+                .map(|(s, c)| {
+                    if q.building.contains(s) || q.alarms.iter().any(|(a, _)| a == s) {
+                        let e = (n as f64 * scorer.baseline.frequency(*s)).ceil() as u32;
+                        (*s, (*c).min(e))
+                    } else {
+                        (*s, *c)
+                    }
+                })
+                .filter(|(_, c)| *c > 0)
+                .collect();
+            scorer.keep_window_sequences();
+            let kept: usize = capped.iter().map(|(_, c)| *c as usize).sum();
+            self.held = Some((capped, kept));
             self.pending.clear();
             self.departed = 0;
             self.recent.clear();
             out.flagged = out.sustained;
             return out;
         }
-        out.cusum = self.cusum;
         self.held = None;
         out.surges = decided.surges.clone();
 
@@ -337,7 +383,7 @@ impl Tracker {
                     self.pending.clear();
                     self.departed = 0;
                     self.recent.clear();
-                    self.cusum = 0.0;
+                    self.sequential.reset();
                     out.returned = true;
                     out.surges.clear();
                     tracing::info!(
@@ -424,18 +470,18 @@ impl Tracker {
         self.pending.clear();
         self.departed = 0;
         self.recent.clear();
-        self.cusum = 0.0;
+        self.sequential.reset();
     }
 
     /// The pooled chi distance and the distance the noise allows at level α (Wilson–Hilferty's χ² quantile).
     fn global(&self, baseline: &Baseline, a: &Assessment, n: usize) -> (f64, f64) {
-        let (x2, df) = a.pearson;
+        let p = a.pearson;
         let nf = (n as f64).max(1.0);
         let z = -normal_quantile(self.settings.alpha);
-        let h = 2.0 / (9.0 * df);
-        let q = df * (1.0 - h + z * h.sqrt()).max(0.0).powi(3);
-        let inflate = self.noise.dispersion().phi * (1.0 + nf / baseline.size().max(1.0));
-        ((x2 / nf).sqrt(), (q * inflate / nf).sqrt())
+        let h = 2.0 / (9.0 * p.df);
+        let q = p.df * (1.0 - h + z * h.sqrt()).max(0.0).powi(3);
+        let inflate = self.noise.dispersion().phi * (1.0 + nf / baseline.size().max(1.0)) * p.scale;
+        ((p.x2 / nf).sqrt(), (q * inflate / nf).sqrt())
     }
 
     /// One learning step towards a normal window: its residuals refine the noise, the reference moves and grows.
