@@ -425,6 +425,10 @@ impl Reference for Baseline {
             f(*s, r);
         }
     }
+    fn mass_below(&self, below: f64) -> f64 {
+        let raw_below = below / self.scale;
+        self.raw.iter().filter(|r| **r < raw_below).sum::<f64>() * self.scale
+    }
 }
 
 /// Counts of each sequence in `ids`, sorted by sequence (sorts `ids` in place; no allocation beyond `out`).

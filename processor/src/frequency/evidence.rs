@@ -45,6 +45,8 @@ pub trait Reference {
     fn size(&self) -> f64;
     /// Every sequence with a share of at least `min_share`, with its share.
     fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64));
+    /// The total share of the sequences rarer than `below`.
+    fn mass_below(&self, below: f64) -> f64;
 }
 
 /// A mix held as sorted `(sequence, share)` pairs.
@@ -94,33 +96,49 @@ impl Reference for Mix {
             }
         }
     }
+    fn mass_below(&self, below: f64) -> f64 {
+        self.shares.iter().filter(|(_, r)| *r < below).map(|(_, r)| r).sum()
+    }
 }
 
-/// A reference with some sequences set aside and the rest renormalized (the remainder of a surge).
+/// A reference with some sequences set aside — and, when `rare_below` is set, the whole rare class with them —
+/// and the rest renormalized (the remainder of a surge).
 struct Without<'a> {
     inner: &'a dyn Reference,
     excluded: &'a [SeqId],
+    rare_below: Option<f64>,
     rest: f64,
+}
+
+impl Without<'_> {
+    fn kept(&self, seq: SeqId, share: f64) -> bool {
+        !self.excluded.contains(&seq) && self.rare_below.is_none_or(|floor| share >= floor)
+    }
 }
 
 impl Reference for Without<'_> {
     fn share(&self, seq: SeqId) -> f64 {
-        if self.excluded.contains(&seq) {
-            0.0
+        let r = self.inner.share(seq);
+        if self.kept(seq, r) {
+            r / self.rest
         } else {
-            self.inner.share(seq) / self.rest
+            0.0
         }
     }
     fn size(&self) -> f64 {
         self.inner.size() * self.rest
     }
     fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64)) {
-        let (excluded, rest) = (self.excluded, self.rest);
+        let rest = self.rest;
         self.inner.frequent(min_share * rest, &mut |s, r| {
-            if !excluded.contains(&s) {
+            if self.kept(s, r) {
                 f(s, r / rest);
             }
         });
+    }
+    fn mass_below(&self, below: f64) -> f64 {
+        // Only asked of the references the tests are made against.
+        self.inner.mass_below(below * self.rest) / self.rest
     }
 }
 
@@ -410,24 +428,38 @@ fn additive(
     noise: Dispersion,
     levels: Levels,
 ) -> bool {
-    // The surging sequences, and the whole rare class when it is part of the evidence.
-    let novel = surges.iter().any(|s| levels.rare(reference.share(s.seq)));
-    let excluded: Vec<SeqId> = counts
+    // The surging sequences, and the whole rare class (in the window and in the reference) when it is part of
+    // the evidence.
+    let rare = surges.iter().any(|s| levels.rare(reference.share(s.seq)));
+    let excluded: Vec<SeqId> = surges.iter().map(|s| s.seq).collect();
+    let mut without = Without {
+        inner: reference,
+        excluded: &excluded,
+        rare_below: rare.then_some(levels.rare_below),
+        rest: 1.0,
+    };
+    let surging: f64 = excluded
         .iter()
-        .map(|(s, _)| *s)
-        .filter(|s| surges.iter().any(|x| x.seq == *s) || (novel && levels.rare(reference.share(*s))))
+        .map(|s| reference.share(*s))
+        .filter(|r| !rare || !levels.rare(*r))
+        .sum();
+    let rest = 1.0
+        - surging
+        - if rare {
+            reference.mass_below(levels.rare_below)
+        } else {
+            0.0
+        };
+    without.rest = rest;
+    let remainder: Vec<(SeqId, u32)> = counts
+        .iter()
+        .filter(|(s, _)| without.kept(*s, reference.share(*s)))
+        .copied()
         .collect();
-    let rest = 1.0 - excluded.iter().map(|s| reference.share(*s)).sum::<f64>();
-    let remainder: Vec<(SeqId, u32)> = counts.iter().filter(|(s, _)| !excluded.contains(s)).copied().collect();
     let n2: u32 = remainder.iter().map(|(_, c)| *c).sum();
     if n2 == 0 || rest <= 1e-9 {
         return true;
     }
-    let without = Without {
-        inner: reference,
-        excluded: &excluded,
-        rest,
-    };
     let n2 = n2 as usize;
     let whole = pearson_p(
         pearson(&remainder, n2, &without, levels.pool_below),
