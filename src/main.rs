@@ -120,7 +120,10 @@ fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
         Some(LogFormat::Console) => false,
         None => encoding == LogEncoding::Json,
     };
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    // Colours only for people at a terminal, and never when NO_COLOR is set (no-color.org): a log file or a
+    // pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi);
     if json {
         builder.json().finish().with(filter).init();
     } else {
@@ -133,19 +136,26 @@ fn main() -> ExitCode {
     match real_main(cli) {
         Ok(code) => code,
         // A closed stdout (`spanguard score … | head`) ends the command quietly, as for any Unix tool.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("spanguard: {}", render(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error is standard output closed by its reader (`spanguard score … | head`): the command ends quietly, as
+/// any Unix tool does, whether the write failed directly or inside the JSON encoder.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                c.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes on one line, each cause once: many errors already quote their cause in their own

@@ -181,8 +181,27 @@ fn typed<T: DeserializeOwned>(value: serde_yaml::Value, base: &str) -> Result<T,
             (false, true) => base.to_owned(),
             (false, false) => format!("{base}.{inner}"),
         };
-        ConfigError::key(path, e.into_inner().to_string())
+        ConfigError::key(path, for_people(&e.into_inner().to_string()))
     })
+}
+
+/// Serde's type names in an error message, in the words of the YAML a person writes, with an example.
+fn for_people(message: &str) -> String {
+    const TYPES: [(&str, &str); 9] = [
+        ("expected usize", "expected a whole number, e.g. 100000"),
+        ("expected u64", "expected a whole number, e.g. 100000"),
+        ("expected u32", "expected a whole number, e.g. 256"),
+        ("expected u16", "expected a whole number from 0 to 65535, e.g. 4317"),
+        ("expected f64", "expected a number, e.g. 0.5"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a duration", "expected a duration, e.g. 2s or 500ms"),
+        ("expected a sequence", "expected a list, e.g. [otlp]"),
+        ("expected a string", "expected text, e.g. \"0.0.0.0:4317\""),
+    ];
+    TYPES
+        .iter()
+        .find(|(from, _)| message.contains(from))
+        .map_or_else(|| message.to_owned(), |(from, to)| message.replace(from, to))
 }
 
 /// Checks a listen address has the `host:port` shape with a numeric port.
@@ -260,6 +279,17 @@ service:
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("config key processors.anomaly.trace_wait:"), "{err}");
+        assert!(err.contains("e.g. 2s or 500ms"), "{err}");
+    }
+
+    #[test]
+    fn a_number_where_text_was_given_says_which_number() {
+        let err = parse(&BASE.replace("max_traces: 100000", "max_traces: lots"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("config key processors.anomaly.max_traces:"), "{err}");
+        assert!(err.contains("expected a whole number, e.g. 100000"), "{err}");
+        assert!(!err.contains("usize"), "{err}");
     }
 
     #[test]

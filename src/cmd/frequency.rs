@@ -195,9 +195,9 @@ pub struct ScoreArgs {
     /// Traces per window (default: the model's).
     #[arg(long)]
     pub window: Option<usize>,
-    /// `json`: one JSON object per window; `table`: for people.
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: Format,
+    /// `json`: one JSON object per window; `table`: for people. Default: a table at a terminal, JSON otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Skip malformed lines (counted) instead of failing.
     #[arg(long)]
     pub skip_bad: bool,
@@ -206,14 +206,7 @@ pub struct ScoreArgs {
     pub order: Order,
 }
 
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// One JSON object per line.
-    Json,
-    /// Aligned columns.
-    Table,
-}
+pub use super::output::Format;
 
 /// One scored window, as `score frequency` prints it: its place, then the detector's verdict (every key of
 /// [`FrequencyVerdict`]).
@@ -314,7 +307,7 @@ pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<()> {
     let mut detector = FrequencyDetector::new(&model);
     let lines = score_windows(&mut detector, &traces, window);
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match Format::or_default(args.format) {
         Format::Json => {
             for l in &lines {
                 serde_json::to_writer(&mut out, l)?;
@@ -427,9 +420,9 @@ pub struct EvalArgs {
     /// Fraction of --normal used for validation.
     #[arg(long, default_value_t = 0.1)]
     pub validation_fraction: f64,
-    /// `json`: one JSON object per setting; `table`: for people.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    /// `json`: one JSON object per setting; `table`: for people. Default: a table at a terminal, JSON otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Skip malformed lines (counted) instead of failing.
     #[arg(long)]
     pub skip_bad: bool,
@@ -600,7 +593,7 @@ pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
             &args.k,
             args.train_fraction,
             args.validation_fraction,
-            args.format,
+            Format::or_default(args.format),
         )?;
         return Ok(Vec::new());
     }
@@ -631,7 +624,7 @@ pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
         }
     }
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match Format::or_default(args.format) {
         Format::Json => {
             for r in &results {
                 serde_json::to_writer(&mut out, r)?;

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::workload::rng::Rng;
@@ -46,18 +45,7 @@ pub enum PaperSet {
 
 /// Writes requests as OTLP/JSON lines.
 pub fn write_jsonl(path: &std::path::Path, requests: &[ExportTraceServiceRequest]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut w: Box<dyn Write> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::write::GzEncoder::new(
-            std::io::BufWriter::new(file),
-            flate2::Compression::default(),
-        ))
-    } else {
-        Box::new(std::io::BufWriter::new(file))
-    };
+    let mut w = super::output::create(path)?;
     for r in requests {
         serde_json::to_writer(&mut w, r)?;
         w.write_all(b"\n")?;
@@ -98,7 +86,7 @@ pub fn socialnet_cmd(args: &SocialNetArgs) -> anyhow::Result<usize> {
     }
     let requests = g.dataset(&mix, &mut rng, 1_700_000_000_000_000_000);
     write_jsonl(&args.out, &requests)?;
-    println!("{} traces → {}", requests.len(), args.out.display());
+    super::output::report(&args.out, format_args!("{} traces", requests.len()));
     Ok(requests.len())
 }
 
@@ -141,12 +129,19 @@ pub fn lte_cmd(args: &LteArgs) -> anyhow::Result<usize> {
         ));
         t0 += args.intervals as u64 * interval_ns;
     }
-    spanguard_ebpf_probe::file::write_events(&args.out, &events)?;
-    println!(
-        "{} events in {} intervals → {}",
-        events.len(),
-        args.intervals * args.scenario.len(),
-        args.out.display()
+    let mut w = super::output::create(&args.out)?;
+    for e in &events {
+        serde_json::to_writer(&mut w, e)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    super::output::report(
+        &args.out,
+        format_args!(
+            "{} events in {} intervals",
+            events.len(),
+            args.intervals * args.scenario.len()
+        ),
     );
     Ok(events.len())
 }

@@ -10,6 +10,8 @@ use spanguard_processor::graph::model::UnknownEdgePolicy;
 use spanguard_processor::graph::score::{GraphScorer, IntervalScore};
 use spanguard_processor::graph::train::{save, train_graph, GraphTrainOptions};
 
+use super::output::Format;
+
 /// `--unknown-edge-policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyArg {
@@ -57,6 +59,9 @@ pub struct ScoreArgs {
     /// Exchange events to score.
     #[arg(long)]
     pub events: PathBuf,
+    /// `json`: one JSON object per interval; `table`: for people. Default: a table at a terminal, JSON otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// Trains, writes the model directory, and prints a summary.
@@ -111,9 +116,52 @@ pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<Vec<IntervalScore>> {
     let mut scorer = GraphScorer::from_dir(&args.model)?;
     let scores = scorer.score_all(&events)?;
     let mut out = std::io::stdout().lock();
-    for s in &scores {
-        serde_json::to_writer(&mut out, s)?;
-        writeln!(out)?;
+    match Format::or_default(args.format) {
+        Format::Json => {
+            for s in &scores {
+                serde_json::to_writer(&mut out, s)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Table => write_table(&mut out, &scores)?,
     }
     Ok(scores)
+}
+
+/// `score graph --format table`: one row per interval, what was reconstructed worst, a summary line.
+fn write_table(out: &mut impl Write, scores: &[IntervalScore]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>8} {:>10} {:>9} {:>8}  {:<8} worst services; edge missed most (expected → observed bytes)",
+        "interval", "score", "threshold", "events", "verdict"
+    )?;
+    let t0 = scores.first().map_or(0, |s| s.start);
+    for s in scores {
+        let services: Vec<String> = s
+            .services
+            .iter()
+            .take(3)
+            .map(|x| format!("{} {:.2}", x.service, x.error))
+            .collect();
+        let edge = s.top_edges.first().map_or(String::new(), |e| {
+            format!("; {} ({:.0} → {:.0})", e.edge, e.expected, e.observed)
+        });
+        let unknown = if s.unknown_edges.is_empty() {
+            String::new()
+        } else {
+            format!("; {} never-seen edge(s): {}", s.unknown_edges.len(), s.unknown_edges[0])
+        };
+        writeln!(
+            out,
+            "{:>7.0}s {:>10.3} {:>9.3} {:>8}  {:<8} {}{edge}{unknown}",
+            (s.start.saturating_sub(t0)) as f64 / 1e9,
+            s.score,
+            s.threshold,
+            s.events,
+            if s.anomalous { "ANOMALY" } else { "normal" },
+            services.join(", ")
+        )?;
+    }
+    let flagged = scores.iter().filter(|s| s.anomalous).count();
+    writeln!(out, "{flagged} of {} intervals flagged", scores.len())
 }

@@ -3,6 +3,7 @@
 //! statistics. PATH is a model file or directory, or a directory holding both (`frequency.json`, `graph/`).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
@@ -82,8 +83,10 @@ pub fn inspect_cmd(args: &InspectArgs) -> anyhow::Result<()> {
         text.push_str(&t);
     }
     match args.format {
-        InspectFormat::Json => println!("{}", Value::Object(doc)),
-        InspectFormat::Text => print!("{text}"),
+        // Written, not printed: a reader that stops early (`inspect … | head -1`) is an error `main` ends quietly
+        // on, where `println!` would panic.
+        InspectFormat::Json => writeln!(std::io::stdout().lock(), "{}", Value::Object(doc))?,
+        InspectFormat::Text => write!(std::io::stdout().lock(), "{text}")?,
     }
     Ok(())
 }

@@ -27,9 +27,11 @@ pub struct LoadgenArgs {
     /// Send a password-guessing burst (a window of 50 traces with 13 failed logins) this often; never if absent.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub attack_every: Option<Duration>,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the workload, for a reproducible run (the same traces and trace ids every time). Without it each
+    /// run draws a fresh seed, so a second run never resends the first one's trace ids (which spanguard would
+    /// rightly tag `anomaly.late`).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// What was sent.
@@ -46,6 +48,11 @@ fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// A seed no earlier run used: the clock's nanoseconds mixed with the process id.
+fn fresh_seed() -> u64 {
+    now_ns() ^ (u64::from(std::process::id()) << 32)
 }
 
 /// Runs the load generator.
@@ -72,7 +79,7 @@ pub fn loadgen_cmd(args: &LoadgenArgs) -> anyhow::Result<Sent> {
             }
         };
         let g = SocialNetwork::default();
-        let mut rng = Rng::new(args.seed);
+        let mut rng = Rng::new(args.seed.unwrap_or_else(fresh_seed));
         let mut sent = Sent::default();
         let start = Instant::now();
         let tick = Duration::from_millis(100);

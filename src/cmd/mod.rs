@@ -7,5 +7,6 @@ pub mod generate;
 pub mod graph;
 pub mod inspect;
 pub mod loadgen;
+pub mod output;
 pub mod probe;
 pub mod stream;

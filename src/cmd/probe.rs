@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use spanguard_ebpf_probe::{Probe, ProbeConfig, Scope, ServiceRule};
 
 /// `spanguard probe`.
@@ -88,16 +87,7 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
             (None, Some(t))
         }
     };
-    let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
-    } else {
-        if let Some(d) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-        }
-        Box::new(std::io::BufWriter::new(
-            std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
-        ))
-    };
+    let mut out = super::output::create(&args.out)?;
     let stop = crate::signals::stop_flag()?;
     let started = Instant::now();
     let mut written = 0u64;

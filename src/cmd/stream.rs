@@ -10,7 +10,8 @@ use serde::Serialize;
 use spanguard_processor::frequency::eval::{Injection, InjectionKind, Label, Stream, StreamOptions, StreamResult};
 use spanguard_processor::Trace;
 
-use super::frequency::{Format, MethodArgs};
+use super::frequency::MethodArgs;
+use super::output::Format;
 
 /// The streaming evaluation's options (with `--stream`).
 #[derive(clap::Args, Debug, Clone)]

@@ -429,6 +429,13 @@ impl Reference for Baseline {
         let raw_below = below / self.scale;
         self.raw.iter().filter(|r| **r < raw_below).sum::<f64>() * self.scale
     }
+    fn count_at_least(&self, share: f64) -> usize {
+        if share >= self.frequent_floor {
+            return self.frequent.partition_point(|s| self.frequency(*s) >= share);
+        }
+        let raw = share / self.scale;
+        self.raw.iter().filter(|r| **r >= raw).count()
+    }
 }
 
 /// Counts of each sequence in `ids`, sorted by sequence (sorts `ids` in place; no allocation beyond `out`).

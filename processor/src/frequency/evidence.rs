@@ -7,10 +7,10 @@
 //! 1. **Is any sequence more frequent than the reference allows?** For sequence `s` seen `c` times, with the
 //!    reference of `N` traces holding `R = N·r` of it, the two-sample conditional test: under "same rate", `c`
 //!    is `Binomial(c + R, n/(n + N))`, so `p = P(X ≥ c)` (exact for small counts; with counts divided by the
-//!    dispersion factor). Many sequences are tested, so the level is split Bonferroni-style, counting only the
-//!    tests that could reach it at all (Tarone 1990: a sequence seen once can never be significant, and must
-//!    not dilute the others).
-//! 2. **Is a never-seen or rare path evidence?** Sequences the reference holds less than one trace of in its
+//!    dispersion factor). Many sequences are tested, so the level is split Bonferroni-style over a family the
+//!    reference fixes before the window is looked at: the sequences it holds enough of to be tested on their
+//!    own (point 2 takes the others), plus the rare class's two tests.
+//! 2. **Is a never-seen or rare path evidence?** Sequences the reference holds fewer than three traces of in its
 //!    steady state — never seen, or seen so rarely that their share is noise — cannot be tested one by one (the window itself
 //!    picked them out of countless possible ones, and their estimated shares are mostly zero or luck), so they
 //!    are tested as a class, with what normal traffic says about that class ([`Unseen`]): the share `q` of
@@ -47,6 +47,8 @@ pub trait Reference {
     fn frequent(&self, min_share: f64, f: &mut dyn FnMut(SeqId, f64));
     /// The total share of the sequences rarer than `below`.
     fn mass_below(&self, below: f64) -> f64;
+    /// How many sequences have a share of at least `share`.
+    fn count_at_least(&self, share: f64) -> usize;
 }
 
 /// A mix held as sorted `(sequence, share)` pairs.
@@ -99,6 +101,9 @@ impl Reference for Mix {
     fn mass_below(&self, below: f64) -> f64 {
         self.shares.iter().filter(|(_, r)| *r < below).map(|(_, r)| r).sum()
     }
+    fn count_at_least(&self, share: f64) -> usize {
+        self.shares.iter().filter(|(_, r)| *r >= share).count()
+    }
 }
 
 /// A reference with some sequences set aside — and, when `rare_below` is set, the whole rare class with them —
@@ -139,6 +144,9 @@ impl Reference for Without<'_> {
     fn mass_below(&self, below: f64) -> f64 {
         // Only asked of the references the tests are made against.
         self.inner.mass_below(below * self.rest) / self.rest
+    }
+    fn count_at_least(&self, share: f64) -> usize {
+        self.inner.count_at_least(share * self.rest)
     }
 }
 
@@ -218,10 +226,8 @@ pub struct Assessment {
     pub surges: Vec<Surge>,
     /// The strongest surge test, significant or not.
     pub best: Option<Surge>,
-    /// Surge tests counted for the level (Tarone).
+    /// Tests the level is split over (the family fixed by the reference).
     pub tested: usize,
-    /// Surge tests made.
-    pub tests: usize,
     /// Pearson statistic of the whole window and the χ² it is compared with.
     pub pearson: Pearson,
     /// Its p-value against the calibrated noise.
@@ -234,16 +240,10 @@ impl Assessment {
         self.surges.iter().any(|s| s.novel)
     }
 
-    /// The strongest surge's p-value adjusted for the tests that could reach the level (Tarone; 1 = no
-    /// evidence): what the alarm is decided on.
+    /// The strongest surge's p-value adjusted for the family (Bonferroni; 1 = no evidence): what the alarm is
+    /// decided on.
     pub fn adjusted_p(&self) -> f64 {
         self.best.map_or(1.0, |b| (b.p * self.tested.max(1) as f64).min(1.0))
-    }
-
-    /// The strongest surge's p-value adjusted for every test made (Bonferroni): a valid p-value of "no sequence
-    /// surges" whatever the level, which is what a sequential test may accumulate.
-    pub fn bonferroni_p(&self) -> f64 {
-        self.best.map_or(1.0, |b| (b.p * self.tests.max(1) as f64).min(1.0))
     }
 }
 
@@ -257,7 +257,7 @@ pub fn assess(
     levels: Levels,
 ) -> Assessment {
     let nf = n as f64;
-    let mut tests: Vec<(Surge, f64)> = Vec::with_capacity(counts.len());
+    let mut tests: Vec<Surge> = Vec::with_capacity(counts.len());
     let (mut rare_traces, mut most_repeated) = (0u32, None::<(SeqId, u32)>);
     let size = reference.size();
     for (seq, c) in counts {
@@ -276,24 +276,19 @@ pub fn assess(
         let expected = nf * r;
         let d = noise.factor(expected);
         let (k, total) = (f64::from(*c) / d, (f64::from(*c) + size * r) / d);
-        // Tarone: the smallest p-value this test could reach (every trace of it in the window).
-        let min_p = pi.powf(total);
         // At or below its expectation a sequence is no surge: skip the tail.
         let p = if k <= total * pi {
             1.0
         } else {
             binomial_upper(k, total, pi)
         };
-        tests.push((
-            Surge {
-                seq: *seq,
-                count: *c,
-                expected,
-                p,
-                novel: false,
-            },
-            min_p,
-        ));
+        tests.push(Surge {
+            seq: *seq,
+            count: *c,
+            expected,
+            p,
+            novel: false,
+        });
     }
     if let Some((seq, c)) = most_repeated {
         // The rare class: one sequence repeated, and the class's traces in all (each test family-wise).
@@ -309,22 +304,23 @@ pub fn assess(
         };
         let all = binomial_upper(f64::from(rare_traces) / d, ne, rate);
         for (count, expected, p) in [(c, nf * typical, repeated), (rare_traces, nf * rate, all)] {
-            tests.push((
-                Surge {
-                    seq,
-                    count,
-                    expected,
-                    p,
-                    novel,
-                },
+            tests.push(Surge {
+                seq,
+                count,
+                expected,
                 p,
-            ));
+                novel,
+            });
         }
     }
-    let tested = tarone(tests.iter().map(|(_, m)| *m), levels.alpha);
+    // The family is fixed by the reference before the window is looked at: every sequence it holds enough of to
+    // be tested on its own, and the rare class's two tests. (Choosing the family by the smallest p-value each
+    // test could reach given the window's own counts — Tarone's rule — lets the window pick its tests, and in
+    // traffic with many moderately rare sequences it flagged a few percent of normal windows.)
+    let tested = reference.count_at_least(levels.rare_below) + 2;
     let level = levels.alpha / tested as f64;
-    let best = tests.iter().map(|(s, _)| *s).min_by(|a, b| a.p.total_cmp(&b.p));
-    let mut surges: Vec<Surge> = tests.iter().map(|(s, _)| *s).filter(|s| s.p <= level).collect();
+    let best = tests.iter().copied().min_by(|a, b| a.p.total_cmp(&b.p));
+    let mut surges: Vec<Surge> = tests.iter().copied().filter(|s| s.p <= level).collect();
     surges.sort_by(|a, b| a.p.total_cmp(&b.p));
     let mut once = Vec::with_capacity(surges.len());
     surges.retain(|s| {
@@ -351,21 +347,9 @@ pub fn assess(
         surges,
         best,
         tested,
-        tests: tests.len(),
         pearson,
         p_global,
     }
-}
-
-/// Tarone's count: the smallest `K` such that at most `K` tests could reach `alpha / K`.
-fn tarone(min_ps: impl Iterator<Item = f64>, alpha: f64) -> usize {
-    let mut m: Vec<f64> = min_ps.collect();
-    m.sort_by(f64::total_cmp);
-    let mut k = 1;
-    while m.partition_point(|p| *p <= alpha / k as f64) > k {
-        k += 1;
-    }
-    k
 }
 
 /// Pearson's statistic of a window and the χ² it is compared with.
@@ -610,11 +594,5 @@ mod tests {
         let w = [(2, 6), (3, 5), (4, 4), (5, 4), (6, 3), (7, 3), (8, 25)];
         let a = verdict(&w);
         assert_eq!(a.kind, Kind::Remix, "{a:?}");
-    }
-
-    #[test]
-    fn tarone_counts_only_tests_that_can_reach_the_level() {
-        assert_eq!(tarone([1e-9, 1e-9, 0.5, 0.5, 0.5].into_iter(), 0.01), 2);
-        assert_eq!(tarone(std::iter::empty(), 0.01), 1);
     }
 }
