@@ -84,13 +84,54 @@ fn probe_config(e: &spanguard_config::EventsConfig) -> ProbeConfig {
     }
 }
 
+/// The frequency model `processors.<name>.frequency.model` names, read and checked.
+fn load_frequency(name: &str, f: &spanguard_config::FrequencyConfig) -> anyhow::Result<FrequencyModel> {
+    FrequencyModel::load(&f.model).with_context(|| format!("processors.{name}.frequency.model"))
+}
+
+/// The graph model `processors.<name>.graph.model` names, loaded into ONNX Runtime, and its event source checked.
+fn load_graph(name: &str, g: &spanguard_config::GraphConfig) -> anyhow::Result<GraphScorer> {
+    if g.events.source == EventSource::File && g.events.path.is_none() {
+        anyhow::bail!("processors.{name}.graph.events.path: required with source: file (the events file to follow)");
+    }
+    GraphScorer::from_dir(&g.model).with_context(|| format!("processors.{name}.graph.model"))
+}
+
+/// Everything `build` would load, without starting anything: the models read and checked, the graph model
+/// loaded into ONNX Runtime. Returns what each detector is, for `validate` to say.
+pub fn check(name: &str, config: &AnomalyConfig) -> anyhow::Result<Vec<String>> {
+    let mut said = Vec::new();
+    if let Some(f) = &config.frequency {
+        let m = load_frequency(name, f)?;
+        said.push(format!(
+            "frequency detector: {} ({} sequences, {} method)",
+            f.model.display(),
+            m.sequences.len(),
+            match m.method {
+                spanguard_processor::frequency::model::Method::Evidence => "evidence",
+                spanguard_processor::frequency::model::Method::Threshold => "threshold",
+            }
+        ));
+    }
+    if let Some(g) = &config.graph {
+        let scorer = load_graph(name, g)?;
+        said.push(format!(
+            "graph detector: {} ({} edges, ONNX Runtime loaded the autoencoder), events from {}",
+            g.model.display(),
+            scorer.model().edges.len(),
+            g.events.source.name()
+        ));
+    }
+    Ok(said)
+}
+
 /// The detectors of `processors.<name>`, in chain order.
 pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow::Result<Built> {
     let mut chain: Vec<Box<dyn Detector>> = Vec::new();
     let mut background = Background::default();
     let mut intervals = None;
     if let Some(f) = &config.frequency {
-        let model = FrequencyModel::load(&f.model).with_context(|| format!("processors.{name}.frequency.model"))?;
+        let model = load_frequency(name, f)?;
         if model.window != config.window.traces {
             tracing::warn!(
                 model_window = model.window,
@@ -108,8 +149,7 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
         chain.push(Box::new(FrequencyDetector::new(&model)));
     }
     if let Some(g) = &config.graph {
-        let key = format!("processors.{name}.graph.model");
-        let scorer = GraphScorer::from_dir(&g.model).with_context(|| key.clone())?;
+        let scorer = load_graph(name, g)?;
         let interval_ns = scorer.model().interval_ns();
         tracing::info!(
             edges = scorer.model().edges.len(),
@@ -121,11 +161,7 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
         let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
         match g.events.source {
             EventSource::File => {
-                let path = g
-                    .events
-                    .path
-                    .clone()
-                    .context("graph.events.path is required with source: file")?;
+                let path = g.events.path.clone().context("checked by load_graph")?;
                 let (t, bad) = spanguard_ebpf_probe::file::follow(path, tx, background.stop.clone());
                 background.threads.push(t);
                 let bad_lines = registry.counter(

@@ -177,7 +177,10 @@ fn render(e: &anyhow::Error) -> String {
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { config } => {
+            // Every check `run` makes short of binding sockets: the config (keys, values, listeners, TLS files),
+            // then the models it names, read and loaded as `run` loads them.
             let c = Config::load(&config)?;
+            let detectors = spanguard::detectors::check(&c.processor.name, &c.processor.config)?;
             println!(
                 "{}: ok ({} receiver(s), {} exporter(s), window of {} traces)",
                 config.display(),
@@ -185,6 +188,9 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 c.exporters.len(),
                 c.processor.config.window.traces
             );
+            for d in detectors {
+                println!("  {d}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Train(TrainCommand::Frequency(args)) => {

@@ -137,6 +137,28 @@ impl Config {
         if !service.telemetry.metrics.address.is_empty() {
             check_listen_endpoint("service.telemetry.metrics.address", &service.telemetry.metrics.address)?;
         }
+        let mut listeners: Vec<(String, &str)> = Vec::new();
+        for r in &receivers {
+            let p = &r.config.protocols;
+            let base = format!("receivers.{}.protocols", r.name);
+            listeners.extend(
+                p.grpc
+                    .as_ref()
+                    .map(|g| (format!("{base}.grpc.endpoint"), g.endpoint.as_str())),
+            );
+            listeners.extend(
+                p.http
+                    .as_ref()
+                    .map(|h| (format!("{base}.http.endpoint"), h.endpoint.as_str())),
+            );
+        }
+        if !service.telemetry.metrics.address.is_empty() {
+            listeners.push((
+                "service.telemetry.metrics.address".to_owned(),
+                service.telemetry.metrics.address.as_str(),
+            ));
+        }
+        check_distinct_listeners(&listeners)?;
 
         Ok(Config {
             receivers,
@@ -202,6 +224,34 @@ fn for_people(message: &str) -> String {
         .iter()
         .find(|(from, _)| message.contains(from))
         .map_or_else(|| message.to_owned(), |(from, to)| message.replace(from, to))
+}
+
+/// Two listeners on one port (the same host, or a wildcard host) cannot both bind: `run` would fail on the second
+/// one, so the config is refused with both keys named. Port 0 (any free port) never conflicts.
+fn check_distinct_listeners(listeners: &[(String, &str)]) -> Result<(), ConfigError> {
+    let split = |e: &str| {
+        e.rsplit_once(':').map(|(h, p)| {
+            (
+                h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                p.parse::<u16>().ok(),
+            )
+        })
+    };
+    let wildcard = |h: &str| h == "0.0.0.0" || h == "::" || h.is_empty();
+    for (i, (key_a, a)) in listeners.iter().enumerate() {
+        for (key_b, b) in &listeners[i + 1..] {
+            let (Some((ha, Some(pa))), Some((hb, Some(pb)))) = (split(a), split(b)) else {
+                continue;
+            };
+            if pa != 0 && pa == pb && (ha == hb || wildcard(&ha) || wildcard(&hb)) {
+                return Err(ConfigError::key(
+                    key_b.clone(),
+                    format!("{b:?} is also where {key_a} listens ({a:?}): give each its own port"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks a listen address has the `host:port` shape with a numeric port.
@@ -290,6 +340,23 @@ service:
         assert!(err.starts_with("config key processors.anomaly.max_traces:"), "{err}");
         assert!(err.contains("expected a whole number, e.g. 100000"), "{err}");
         assert!(!err.contains("usize"), "{err}");
+    }
+
+    #[test]
+    fn two_listeners_on_one_port_are_refused_with_both_keys() {
+        let text = BASE.replace(
+            "http: { endpoint: \"0.0.0.0:4318\" }",
+            "http: { endpoint: \"127.0.0.1:4317\" }",
+        );
+        assert_ne!(text, BASE);
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("config key receivers.otlp.protocols.http.endpoint: \"127.0.0.1:4317\" is also where receivers.otlp.protocols.grpc.endpoint listens"),
+            "{err}"
+        );
+        let text = BASE.replace("127.0.0.1:8888", "127.0.0.1:4318");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("service.telemetry.metrics.address"), "{err}");
     }
 
     #[test]

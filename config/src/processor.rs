@@ -106,6 +106,18 @@ pub enum EventSource {
     None,
 }
 
+impl EventSource {
+    /// Its name in configs and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Ebpf => "ebpf",
+            Self::Procfs => "procfs",
+            Self::None => "none",
+        }
+    }
+}
+
 /// `processors.anomaly.frequency`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,10 +202,17 @@ impl AnomalyConfig {
         positive("window.traces", self.window.traces, "the paper uses 50")?;
         if let Some(f) = &self.frequency {
             if !f.model.is_file() {
+                let found = if f.model.join("graph.json").is_file() {
+                    "is a graph model's directory; the frequency model is a file (e.g. model/frequency.json)"
+                } else if f.model.is_dir() {
+                    "is a directory; the frequency model is a file (e.g. model/frequency.json)"
+                } else {
+                    "does not exist"
+                };
                 return Err(ConfigError::key(
                     format!("{path}.frequency.model"),
                     format!(
-                        "{} is not a file; train one with `spanguard train frequency --out {}`",
+                        "{} {found}: train one with `spanguard train frequency --out {}`",
                         f.model.display(),
                         f.model.display()
                     ),
@@ -202,10 +221,17 @@ impl AnomalyConfig {
         }
         if let Some(g) = &self.graph {
             if !g.model.join("graph.json").is_file() {
+                let found = if g.model.is_file() {
+                    "is a file (a frequency model?); the graph model is a directory with graph.json and autoencoder.onnx"
+                } else if g.model.is_dir() {
+                    "holds no graph.json"
+                } else {
+                    "does not exist"
+                };
                 return Err(ConfigError::key(
                     format!("{path}.graph.model"),
                     format!(
-                        "{} holds no graph.json; train one with `spanguard train graph --out {}`",
+                        "{} {found}: train one with `spanguard train graph --out {}`",
                         g.model.display(),
                         g.model.display()
                     ),

@@ -49,6 +49,9 @@ pub enum ModelError {
     /// Not JSON of the expected shape.
     #[error("{path}: not a spanguard frequency model: {message}")]
     Parse { path: String, message: String },
+    /// Another kind of file.
+    #[error("{path}: is {what}; a frequency model is the file `spanguard train frequency --out` writes, e.g. model/frequency.json")]
+    Kind { path: String, what: String },
     /// A model from an incompatible version.
     #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} versions 1 and {VERSION}: retrain it with `spanguard train frequency`")]
     Version { path: String, format: String, version: u32 },
@@ -153,6 +156,10 @@ impl FrequencyModel {
             ReadError::Parse(message) => ModelError::Parse {
                 path: shown.clone(),
                 message,
+            },
+            ReadError::Kind(what) => ModelError::Kind {
+                path: shown.clone(),
+                what,
             },
             ReadError::Version { format, version } => ModelError::Version {
                 path: shown.clone(),

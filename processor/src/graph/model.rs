@@ -147,6 +147,9 @@ pub enum GraphModelError {
     /// Not a graph model.
     #[error("{path}: not a spanguard graph model: {message}")]
     Parse { path: String, message: String },
+    /// Another kind of file.
+    #[error("{path}: is {what}; a graph model is the directory `spanguard train graph --out` writes (graph.json + autoencoder.onnx), e.g. model/graph/")]
+    Kind { path: String, what: String },
     /// Wrong version.
     #[error("{path}: model format {format:?} version {version}; this spanguard reads {FORMAT:?} version {VERSION}: retrain it with `spanguard train graph`")]
     Version { path: String, format: String, version: u32 },
@@ -173,6 +176,12 @@ impl GraphModel {
 
     /// Reads and checks `dir/graph.json`.
     pub fn load(dir: &Path) -> Result<Self, GraphModelError> {
+        if dir.is_file() {
+            return Err(GraphModelError::Kind {
+                path: dir.display().to_string(),
+                what: crate::model_file::describe(dir),
+            });
+        }
         let path = Self::json_path(dir);
         let shown = path.display().to_string();
         let m: GraphModel = read_versioned(&path, FORMAT, &[VERSION]).map_err(|e| match e {
@@ -183,6 +192,10 @@ impl GraphModel {
             ReadError::Parse(message) => GraphModelError::Parse {
                 path: shown.clone(),
                 message,
+            },
+            ReadError::Kind(what) => GraphModelError::Kind {
+                path: shown.clone(),
+                what,
             },
             ReadError::Version { format, version } => GraphModelError::Version {
                 path: shown.clone(),

@@ -20,6 +20,9 @@ pub enum RuntimeError {
     /// The library would not load.
     #[error("cannot load ONNX Runtime from {path}: {message}")]
     Load { path: String, message: String },
+    /// The first attempt to load ONNX Runtime failed (the reason, as it was said then).
+    #[error("{0}")]
+    Unavailable(String),
     /// The model file does not fit the contract.
     #[error("{path}: {message}")]
     Contract { path: String, message: String },
@@ -75,7 +78,8 @@ pub fn library_path() -> Result<PathBuf, RuntimeError> {
         }
         tried.push(format!("{}/.venv", r.display()));
     }
-    tried.dedup();
+    let mut once = std::collections::HashSet::new();
+    tried.retain(|t| once.insert(t.clone()));
     Err(RuntimeError::NotFound {
         tried: tried.join(", "),
     })
@@ -88,16 +92,20 @@ pub fn environment() -> Result<&'static Environment, RuntimeError> {
     let env = ENVIRONMENT.get_or_init(|| {
         let path = library_path().map_err(|e| e.to_string())?;
         let shown = path.display().to_string();
-        let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {shown}: {e}"))?;
-        builder
+        let load = |e: &dyn std::fmt::Display| {
+            RuntimeError::Load {
+                path: shown.clone(),
+                message: e.to_string(),
+            }
+            .to_string()
+        };
+        ort::init_from(&path)
+            .map_err(|e| load(&e))?
             .with_name("spanguard")
             .build()
-            .map_err(|e| format!("cannot start ONNX Runtime from {shown}: {e}"))
+            .map_err(|e| load(&e))
     });
-    env.as_ref().map_err(|m| RuntimeError::Load {
-        path: "ONNX Runtime".to_owned(),
-        message: m.clone(),
-    })
+    env.as_ref().map_err(|m| RuntimeError::Unavailable(m.clone()))
 }
 
 /// One inference session of an autoencoder with the spanguard contract. `run` takes `&mut self`: one per thread.
