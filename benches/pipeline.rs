@@ -69,16 +69,18 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || Window::new("bench-1", 1, traces.clone(), false),
             |w| {
-                let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
-                enrich(w, &[], &attrs)
+                let own = window_attributes(&w, &[]);
+                let attrs = Arc::new(Appended::new(&own));
+                enrich(w, &[], &own, &attrs)
             },
             BatchSize::LargeInput,
         )
     });
     let enriched = {
         let w = Window::new("bench-1", 1, traces.clone(), false);
-        let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
-        enrich(w, &[], &attrs)
+        let own = window_attributes(&w, &[]);
+        let attrs = Arc::new(Appended::new(&own));
+        enrich(w, &[], &own, &attrs)
     };
     group.bench_function("encode (protobuf)", |b| {
         b.iter(|| spanguard_otlp::encode_request(std::hint::black_box(&enriched)))

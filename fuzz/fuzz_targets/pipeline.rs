@@ -30,8 +30,9 @@ pub fn run(records: Vec<SpanRecord>) {
         let _ = (t.root_index(), t.start_ns(), t.end_ns());
     }
     let w = Window::new("fuzz-1", 1, traces, false);
-    let attrs = Arc::new(Appended::new(&window_attributes(&w, &[])));
-    let out = enrich(w, &[], &attrs);
+    let own = window_attributes(&w, &[]);
+    let attrs = Arc::new(Appended::new(&own));
+    let out = enrich(w, &[], &own, &attrs);
     let encoded = spanguard_otlp::encode_request(&out);
     let back = spanguard_receiver::Request::decode(&encoded[..]).expect("spanguard's output is a valid request");
     assert_eq!(spanguard_otlp::span_count(&back), n, "every span leaves");

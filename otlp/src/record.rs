@@ -279,6 +279,28 @@ impl SpanRecord {
         }
     }
 
+    /// The span arrived with attributes under `anomaly.`: an upstream spanguard's verdict, or a client's.
+    pub fn has_anomaly_attributes(&self) -> bool {
+        self.anomaly_keys
+    }
+
+    /// The value of the span's own attribute `key` (the last one, as a decoder keeps), decoded; `None` when it
+    /// has none (what was appended is not looked at).
+    pub fn attribute(&self, key: &str) -> Option<AnyValue> {
+        let mut r = Reader::new(&self.bytes);
+        let mut found = None;
+        while let Ok(Some((f, v))) = r.next_field(4) {
+            if f != ATTRIBUTES {
+                continue;
+            }
+            let Ok(kv) = len(f, v) else { continue };
+            if scan::key_value(kv, 5).is_ok_and(|(k, _)| k == key) {
+                found = KeyValue::decode(kv).ok().and_then(|kv| kv.value);
+            }
+        }
+        found
+    }
+
     /// Adds `attrs` to the span. spanguard owns the `anomaly.` namespace: an attribute the span arrived with
     /// under one of these keys is removed first, so a client cannot pre-set `anomaly.detected=false` and hide
     /// from a search.

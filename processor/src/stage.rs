@@ -256,7 +256,7 @@ impl Processor {
         } else {
             None
         };
-        let mut records = enrich(window, &scores, &shared);
+        let mut records = enrich(window, &scores, &attrs, &shared);
         self.metrics.forwarded_spans.add(records.len() as u64);
         if let Some(rs) = incident {
             match spanguard_otlp::from_request(&Request {
