@@ -67,6 +67,8 @@ pub struct Built {
     pub background: Background,
     /// The graph detector's scored intervals, when it runs.
     pub intervals: Option<Arc<IntervalLog>>,
+    /// What each detector is, for the start-up log line.
+    pub described: Vec<String>,
 }
 
 fn probe_config(e: &spanguard_config::EventsConfig) -> ProbeConfig {
@@ -97,30 +99,38 @@ fn load_graph(name: &str, g: &spanguard_config::GraphConfig) -> anyhow::Result<G
     GraphScorer::from_dir(&g.model).with_context(|| format!("processors.{name}.graph.model"))
 }
 
+/// The frequency detector, for people.
+fn describe_frequency(f: &spanguard_config::FrequencyConfig, m: &FrequencyModel) -> String {
+    format!(
+        "frequency detector: {} ({} sequences, {} method)",
+        f.model.display(),
+        m.sequences.len(),
+        match m.method {
+            spanguard_processor::frequency::model::Method::Evidence => "evidence",
+            spanguard_processor::frequency::model::Method::Threshold => "threshold",
+        }
+    )
+}
+
+/// The graph detector, for people.
+fn describe_graph(g: &spanguard_config::GraphConfig, scorer: &GraphScorer) -> String {
+    format!(
+        "graph detector: {} ({} edges, ONNX Runtime loaded the autoencoder), events from {}",
+        g.model.display(),
+        scorer.model().edges.len(),
+        g.events.source.name()
+    )
+}
+
 /// Everything `build` would load, without starting anything: the models read and checked, the graph model
 /// loaded into ONNX Runtime. Returns what each detector is, for `validate` to say.
 pub fn check(name: &str, config: &AnomalyConfig) -> anyhow::Result<Vec<String>> {
     let mut said = Vec::new();
     if let Some(f) = &config.frequency {
-        let m = load_frequency(name, f)?;
-        said.push(format!(
-            "frequency detector: {} ({} sequences, {} method)",
-            f.model.display(),
-            m.sequences.len(),
-            match m.method {
-                spanguard_processor::frequency::model::Method::Evidence => "evidence",
-                spanguard_processor::frequency::model::Method::Threshold => "threshold",
-            }
-        ));
+        said.push(describe_frequency(f, &load_frequency(name, f)?));
     }
     if let Some(g) = &config.graph {
-        let scorer = load_graph(name, g)?;
-        said.push(format!(
-            "graph detector: {} ({} edges, ONNX Runtime loaded the autoencoder), events from {}",
-            g.model.display(),
-            scorer.model().edges.len(),
-            g.events.source.name()
-        ));
+        said.push(describe_graph(g, &load_graph(name, g)?));
     }
     Ok(said)
 }
@@ -130,8 +140,10 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
     let mut chain: Vec<Box<dyn Detector>> = Vec::new();
     let mut background = Background::default();
     let mut intervals = None;
+    let mut described = Vec::new();
     if let Some(f) = &config.frequency {
         let model = load_frequency(name, f)?;
+        described.push(describe_frequency(f, &model));
         if model.window != config.window.traces {
             tracing::warn!(
                 model_window = model.window,
@@ -150,11 +162,12 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
     }
     if let Some(g) = &config.graph {
         let scorer = load_graph(name, g)?;
+        described.push(describe_graph(g, &scorer));
         let interval_ns = scorer.model().interval_ns();
         tracing::info!(
             edges = scorer.model().edges.len(),
             threshold = scorer.model().threshold.value,
-            source = ?g.events.source,
+            source = g.events.source.name(),
             "graph detector loaded"
         );
         let log = IntervalLog::new();
@@ -211,10 +224,13 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
                         // The pipeline keeps running with the other detectors; say so once, and in a metric.
                         available.set(0);
                         tracing::error!(error = %e, "graph detector disabled: its eBPF event source cannot run (spanguard_probe_available=0); the pipeline continues without it");
+                        described.pop();
+                        described.push("graph detector: disabled (its eBPF event source cannot run)".to_owned());
                         return Ok(Built {
                             detectors: chain,
                             background,
                             intervals: None,
+                            described,
                         });
                     }
                 }
@@ -249,5 +265,6 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
         detectors: chain,
         background,
         intervals,
+        described,
     })
 }

@@ -276,11 +276,22 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let registry = spanguard_telemetry::Registry::new();
     let built = spanguard::detectors::build(&config.processor.name, &config.processor.config, &registry)?;
+    let described = built.described.join("; ");
     let running = spanguard::pipeline::start(&config, built.detectors, registry).await?;
+    let join =
+        |addrs: &[std::net::SocketAddr], what: &str| addrs.iter().map(|a| format!("{what} {a}")).collect::<Vec<_>>();
+    let mut receivers = join(&running.grpc_addrs, "OTLP/gRPC");
+    receivers.extend(join(&running.http_addrs, "OTLP/HTTP"));
+    let exporters: Vec<String> = config
+        .exporters
+        .iter()
+        .map(|e| format!("{} → {}", e.name, e.config.destination()))
+        .collect();
     tracing::info!(
-        grpc = ?running.grpc_addrs,
-        http = ?running.http_addrs,
-        metrics = ?running.metrics_addr,
+        receivers = %receivers.join(", "),
+        exporters = %exporters.join(", "),
+        detectors = %if described.is_empty() { "none (pass-through)" } else { described.as_str() },
+        metrics = %running.metrics_addr.map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics")),
         "spanguard running"
     );
     wait_for_signal().await?;

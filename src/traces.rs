@@ -24,7 +24,7 @@ pub fn load(path: &Path, skip_bad: bool, order: Order) -> anyhow::Result<Vec<Tra
     }
     tracing::info!(
         file = %path.display(),
-        format = ?file.format,
+        format = file.format.name(),
         traces = traces.len(),
         skipped_lines = file.skipped_lines,
         spans_without_valid_trace_id = invalid,

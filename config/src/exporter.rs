@@ -21,6 +21,16 @@ pub enum ExporterConfig {
 }
 
 impl ExporterConfig {
+    /// Where it sends, for people: the URL, the file, or `log`.
+    pub fn destination(&self) -> String {
+        match self {
+            Self::Otlp(c) => c.endpoint.clone(),
+            Self::OtlpHttp(c) => c.url(),
+            Self::File(c) => c.path.display().to_string(),
+            Self::Debug(_) => "log".to_owned(),
+        }
+    }
+
     /// The batching, queueing and retry settings every exporter shares.
     pub fn delivery(&self) -> (&BatchConfig, &QueueConfig, &RetryConfig) {
         match self {
@@ -285,7 +295,10 @@ fn check_url(path: &str, url: &str) -> Result<(), ConfigError> {
         .ok_or_else(|| {
             ConfigError::key(
                 path,
-                format!("{url:?} must start with http:// or https://, e.g. \"http://127.0.0.1:4317\""),
+                format!(
+                    "{url:?} must start with http:// or https://, e.g. \"http://{}\" (the collector accepts a bare host:port; spanguard wants the scheme, which also says plaintext or TLS)",
+                    if url.contains("://") { "127.0.0.1:4317" } else { url }
+                ),
             )
         })?;
     let authority = rest.split('/').next().unwrap_or("");

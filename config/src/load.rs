@@ -203,7 +203,14 @@ fn typed<T: DeserializeOwned>(value: serde_yaml::Value, base: &str) -> Result<T,
             (false, true) => base.to_owned(),
             (false, false) => format!("{base}.{inner}"),
         };
-        ConfigError::key(path, for_people(&e.into_inner().to_string()))
+        let mut message = for_people(&e.into_inner().to_string());
+        if path.ends_with(".tls.insecure") {
+            // The collector's spelling: spanguard says plaintext or TLS with the endpoint's scheme.
+            message.push_str(
+                "; spanguard has no `insecure`: an http:// endpoint is plaintext, an https:// one is TLS (drop the tls block for plaintext)",
+            );
+        }
+        ConfigError::key(path, message)
     })
 }
 

@@ -245,7 +245,28 @@ impl Processor {
                 .collect(),
         };
         if report.detected {
-            tracing::warn!(window = %report.id, traces = report.traces, detectors = ?scores.iter().filter(|s| s.anomalous).map(|s| s.detector).collect::<Vec<_>>(), "anomalous window");
+            // For the person reading the log: which detectors, how far over their threshold, and why.
+            let verdicts: Vec<String> = scores
+                .iter()
+                .filter(|s| s.anomalous)
+                .map(|s| {
+                    let top = s.top.first().map_or(String::new(), |c| {
+                        format!(
+                            ", top: {} ({:.4} vs {:.4} expected)",
+                            shorten(&c.label, 120),
+                            c.observed,
+                            c.expected
+                        )
+                    });
+                    format!("{} {:.3} over {:.3}{top}", s.detector, s.score, s.threshold)
+                })
+                .collect();
+            tracing::warn!(
+                window = %report.id,
+                traces = report.traces,
+                detectors = %verdicts.join("; "),
+                "anomalous window"
+            );
         }
         let shared = Arc::new(Appended::new(&attrs));
         for t in &window.traces {
@@ -280,5 +301,15 @@ impl Processor {
         self.metrics
             .spans_in_flight
             .set(self.assembler.spans_in_flight() as i64);
+    }
+}
+
+/// `s` cut to `max` characters (long call sequences in a log line).
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(max).collect();
+        format!("{head}…")
     }
 }

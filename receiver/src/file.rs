@@ -42,6 +42,16 @@ pub enum TraceFileFormat {
     Jaeger,
 }
 
+impl TraceFileFormat {
+    /// Its name for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OtlpJsonLines => "OTLP/JSON lines",
+            Self::Jaeger => "Jaeger JSON",
+        }
+    }
+}
+
 /// A trace file's content.
 #[derive(Debug)]
 pub struct TraceFile {

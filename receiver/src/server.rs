@@ -122,7 +122,7 @@ impl BoundReceiver {
             handshake_failures,
         }) = self.grpc
         {
-            tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "OTLP/gRPC receiver listening");
+            tracing::info!(addr = %shown(&listener), tls = tls.is_some(), "OTLP/gRPC receiver listening");
             let svc = crate::grpc::TraceServiceServer::new(self.admission.clone(), self.max_request_bytes);
             let stop = shutdown.clone();
             let server = grpc_server().add_service(svc);
@@ -151,7 +151,7 @@ impl BoundReceiver {
             handshake_failures,
         }) = self.http
         {
-            tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "OTLP/HTTP receiver listening");
+            tracing::info!(addr = %shown(&listener), tls = tls.is_some(), "OTLP/HTTP receiver listening");
             let app = crate::http::router(self.admission.clone(), self.max_request_bytes);
             let stop = shutdown.clone();
             tasks.spawn(async move {
@@ -208,4 +208,11 @@ pub fn incoming(
         }
         s
     })
+}
+
+/// A listener's address for a log line.
+fn shown(listener: &tokio::net::TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| "unknown".to_owned(), |a| a.to_string())
 }

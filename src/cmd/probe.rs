@@ -25,7 +25,8 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub pid: Vec<u32>,
     /// `ebpf` (exact, needs root or CAP_BPF+CAP_PERFMON) or `procfs` (unprivileged: /proc/<pid>/io and TCP
-    /// counters, process-level and coarser).
+    /// counters, process-level and coarser; it polls every --interval, so the bytes of a connection that opens
+    /// and closes between two polls are missed).
     #[arg(long, value_enum, default_value = "ebpf")]
     pub source: Source,
     /// Name a microservice: PATTERN=NAME, PATTERN matching a container id prefix, a cgroup path fragment, or an
@@ -64,6 +65,20 @@ pub fn scope(cgroups: &[PathBuf], pids: &[u32]) -> Scope {
 
 /// Records until the duration passes (or SIGINT/SIGTERM), then prints what the probe counted.
 pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
+    // A pid that names no process would record nothing for as long as asked: say so now.
+    if let Some(pid) = args
+        .pid
+        .iter()
+        .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        anyhow::bail!("--pid {pid}: no such process");
+    }
+    if let Some(c) = args.cgroup.iter().find(|c| !c.join("cgroup.procs").is_file()) {
+        anyhow::bail!(
+            "--cgroup {}: not a cgroup-v2 directory (no cgroup.procs in it; cgroup v2 is mounted at /sys/fs/cgroup or /sys/fs/cgroup/unified)",
+            c.display()
+        );
+    }
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
     let scope = scope(&args.cgroup, &args.pid);
     let fallback_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

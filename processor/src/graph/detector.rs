@@ -21,12 +21,39 @@ const WORST: usize = 3;
 pub struct GraphDetector {
     log: Arc<IntervalLog>,
     interval_ns: u64,
+    /// Said once that the events and the traces do not overlap in time.
+    warned: bool,
 }
 
 impl GraphDetector {
     /// A detector over the intervals of `log`, `interval_ns` long.
     pub fn new(log: Arc<IntervalLog>, interval_ns: u64) -> Self {
-        Self { log, interval_ns }
+        Self {
+            log,
+            interval_ns,
+            warned: false,
+        }
+    }
+
+    /// Events and traces from different times (a recorded events file beside live traces, clocks apart) give
+    /// every window no interval at all: said once, with both time ranges, instead of silence.
+    fn warn_if_apart(&mut self, start: u64, end: u64) {
+        let Some((first, last)) = self.log.covered() else {
+            return;
+        };
+        let apart = last.saturating_add(2 * self.interval_ns) < start || first > end;
+        if apart && !self.warned {
+            self.warned = true;
+            let time = |ns: u64| {
+                humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+                    .to_string()
+            };
+            tracing::warn!(
+                events = %format!("{} – {}", time(first), time(last)),
+                traces = %format!("{} – {}", time(start), time(end)),
+                "graph detector: the exchange events and the traces cover different times, so no interval overlaps a window; is the events file from another run, or a clock off?"
+            );
+        }
     }
 }
 
@@ -42,6 +69,9 @@ impl Detector for GraphDetector {
         let mut intervals = self.log.overlapping(start, end);
         if intervals.is_empty() {
             intervals = self.log.overlapping(start.saturating_sub(self.interval_ns), start);
+        }
+        if intervals.is_empty() {
+            self.warn_if_apart(start, end);
         }
         let Some(worst) = intervals.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
             return WindowScore {

@@ -41,6 +41,12 @@ impl IntervalLog {
         r.iter().filter(|s| s.start <= end && s.end > start).cloned().collect()
     }
 
+    /// The time the remembered intervals cover, `(first start, last end)` in ns.
+    pub fn covered(&self) -> Option<(u64, u64)> {
+        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        Some((r.front()?.start, r.back()?.end))
+    }
+
     /// The most recent interval.
     pub fn latest(&self) -> Option<Arc<IntervalScore>> {
         self.recent.lock().unwrap_or_else(|p| p.into_inner()).back().cloned()
@@ -75,7 +81,14 @@ pub fn spawn(
                     for s in v {
                         if s.anomalous {
                             anomalous.inc();
-                            tracing::warn!(start = s.start, score = s.score, threshold = s.threshold, unknown_edges = s.unknown_edges.len(), worst = ?s.services.first().map(|x| &x.service), "anomalous data-exchange interval");
+                            tracing::warn!(
+                                start = s.start,
+                                score = s.score,
+                                threshold = s.threshold,
+                                unknown_edges = s.unknown_edges.len(),
+                                worst = s.services.first().map_or("", |x| x.service.as_str()),
+                                "anomalous data-exchange interval"
+                            );
                         } else {
                             normal.inc();
                         }
