@@ -58,11 +58,14 @@ pub async fn start(config: &Config, detectors: Vec<Box<dyn Detector>>, registry:
     let reports = processor.subscribe();
 
     let stop_receivers = CancellationToken::new();
+    // One memory budget for every receiver: what the whole pipeline holds is bounded.
+    let budget = spanguard_receiver::memory::Budget::new(config.processor.config.memory_limit.0, &registry);
     let mut grpc_addrs = Vec::new();
     let mut http_addrs = Vec::new();
     let mut receivers = Vec::new();
     for r in &config.receivers {
         let bound = OtlpReceiver::new(&r.name, r.config.clone(), in_tx.clone(), &registry)
+            .with_budget(budget.clone())
             .bind()
             .await?;
         grpc_addrs.extend(bound.grpc_addr());

@@ -117,6 +117,60 @@ async fn overload_is_refused_with_backpressure_memory_stays_bounded_and_it_recov
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_memory_limit_bounds_what_is_held_and_nothing_accepted_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start("127.0.0.1:0", false).await.unwrap();
+    sink.set_down(true);
+    // Downstream stalled, and every other bound left at its default (2 000 000 spans assembling, 256 requests
+    // queued): only the memory limit stands between the load and the RSS.
+    let (sg, endpoint) = spanguard(
+        dir.path(),
+        &sink,
+        Duration::from_millis(500),
+        "    memory_limit: 64MiB",
+        "",
+    );
+    let (idle, _) = sg.rss();
+    let seq = Arc::new(AtomicU64::new(1));
+    let generator = Generator::start(&endpoint, template(), 8, None, seq.clone()).unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let held = sg.metric(names::MEMORY_HELD);
+    let limit = sg.metric(names::MEMORY_LIMIT);
+    let (_, peak) = sg.rss();
+    let refused = generator.counts.refused.load(Relaxed);
+    eprintln!(
+        "memory limit: held {} MiB of {} MiB, peak RSS {} MiB ({} MiB above idle), {refused} requests refused",
+        held as u64 >> 20,
+        limit as u64 >> 20,
+        peak >> 20,
+        peak.saturating_sub(idle) >> 20
+    );
+    assert_eq!(limit, (64u64 << 20) as f64);
+    assert!(
+        held > 0.0 && held <= limit,
+        "what is held stays within the limit: {held}"
+    );
+    assert!(refused > 0, "the load was refused at the limit");
+    // The limit plus the overhead it does not weigh (runtime, buffers, allocator slack): documented in
+    // BENCHMARKS.md; here a generous bound that unlimited buffering (gigabytes) could never meet.
+    assert!(
+        peak.saturating_sub(idle) < (64 + 96) << 20,
+        "peak RSS {} MiB above idle",
+        peak.saturating_sub(idle) >> 20
+    );
+    sink.set_down(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let counts = generator.stop().await;
+    let acked = counts.acked.load(Relaxed);
+    assert_eq!(
+        sink.wait_for(acked, Duration::from_secs(30)).await,
+        acked,
+        "everything accepted was delivered"
+    );
+    assert!(sg.stop().unwrap(), "clean exit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_downstream_still_gets_every_accepted_span_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();

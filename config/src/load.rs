@@ -159,6 +159,16 @@ impl Config {
             ));
         }
         check_distinct_listeners(&listeners)?;
+        let limit = processor.config.memory_limit.0;
+        if let Some(r) = receivers.iter().find(|r| r.config.max_request_bytes.0 >= limit) {
+            return Err(ConfigError::key(
+                format!("receivers.{}.max_request_bytes", r.name),
+                format!(
+                    "is {} bytes, not below processors.{}.memory_limit ({limit} bytes): one request could fill it; lower it or raise the limit",
+                    r.config.max_request_bytes.0, processor.name
+                ),
+            ));
+        }
 
         Ok(Config {
             receivers,

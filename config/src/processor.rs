@@ -22,6 +22,12 @@ pub struct AnomalyConfig {
     /// Requests waiting between the receivers and the assembler; when full, receivers answer 429 / UNAVAILABLE.
     #[serde(default = "default_queue_size")]
     pub queue_size: usize,
+    /// What the pipeline may hold of accepted spans — their requests' bodies and per-span bookkeeping, from
+    /// the receiver to the exporter's queue; above it, receivers answer 429 / UNAVAILABLE (the collector's
+    /// `memory_limiter`, as one number). The process's resident memory is this plus a fixed overhead
+    /// (BENCHMARKS.md).
+    #[serde(default = "default_memory_limit")]
+    pub memory_limit: crate::ByteSize,
     /// How completed traces are grouped for scoring.
     #[serde(default)]
     pub window: WindowConfig,
@@ -85,6 +91,11 @@ impl Default for EventsConfig {
             services: Default::default(),
         }
     }
+}
+
+/// Fits a sidecar with a 512 MiB limit, with room for the overhead above it.
+fn default_memory_limit() -> crate::ByteSize {
+    crate::ByteSize(256 << 20)
 }
 
 fn default_probe_interval() -> Duration {
@@ -154,6 +165,7 @@ impl Default for AnomalyConfig {
             max_traces: default_max_traces(),
             max_spans: default_max_spans(),
             queue_size: default_queue_size(),
+            memory_limit: default_memory_limit(),
             window: WindowConfig::default(),
             frequency: None,
             graph: None,
@@ -199,6 +211,12 @@ impl AnomalyConfig {
         positive("max_traces", self.max_traces, "the default is 100000")?;
         positive("max_spans", self.max_spans, "the default is 2000000")?;
         positive("queue_size", self.queue_size, "the default is 256")?;
+        if self.memory_limit.0 < 16 << 20 {
+            return Err(ConfigError::key(
+                format!("{path}.memory_limit"),
+                "must be at least 16MiB; the default is 256MiB",
+            ));
+        }
         positive("window.traces", self.window.traces, "the paper uses 50")?;
         if let Some(f) = &self.frequency {
             if !f.model.is_file() {

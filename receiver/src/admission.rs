@@ -29,6 +29,8 @@ impl Protocol {
 pub enum Refusal {
     /// The pipeline is full: retry later (429 / UNAVAILABLE).
     Backpressure,
+    /// The pipeline holds as much as its memory limit allows: retry later (429 / UNAVAILABLE).
+    MemoryLimit,
     /// The pipeline is shutting down (503 / UNAVAILABLE).
     ShuttingDown,
 }
@@ -57,6 +59,8 @@ impl Admitted {
 struct ProtocolCounters {
     accepted: Counter,
     backpressure: Counter,
+    memory: Counter,
+    requests_memory: Counter,
     invalid_id: Counter,
     requests_backpressure: Counter,
     requests_malformed: Counter,
@@ -92,6 +96,8 @@ impl ProtocolCounters {
                 &[("protocol", p)],
             ),
             backpressure: refused("backpressure"),
+            memory: refused("memory_limit"),
+            requests_memory: requests("memory_limit"),
             invalid_id: refused("invalid_trace_id"),
             requests_backpressure: requests("backpressure"),
             requests_malformed: requests("malformed"),
@@ -129,6 +135,7 @@ pub struct Admission {
     counters: std::sync::Arc<[ProtocolCounters; 2]>,
     token: Option<crate::auth::BearerToken>,
     limits: std::sync::Arc<crate::limits::Limits>,
+    budget: crate::memory::Budget,
 }
 
 impl Admission {
@@ -142,7 +149,14 @@ impl Admission {
             ]),
             token: None,
             limits: Default::default(),
+            budget: crate::memory::Budget::unlimited(),
         }
+    }
+
+    /// Holds what is admitted within `budget` (the memory limit).
+    pub fn with_budget(mut self, budget: crate::memory::Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Applies `limits` to every request.
@@ -184,6 +198,10 @@ impl Admission {
     /// request that cannot be taken is wasted work (it was half of spanguard's CPU at twice its capacity).
     /// Its spans are counted as refused all the same.
     pub fn refuse_when_full(&self, protocol: Protocol, body: &[u8]) -> Result<(), Refusal> {
+        if self.budget.full() {
+            self.count_memory_refusal(protocol, spanguard_otlp::count_spans(body));
+            return Err(Refusal::MemoryLimit);
+        }
         if self.tx.capacity() > 0 {
             return Ok(());
         }
@@ -195,6 +213,49 @@ impl Admission {
         } else {
             Refusal::Backpressure
         })
+    }
+
+    fn count_memory_refusal(&self, protocol: Protocol, spans: usize) {
+        let c = self.counters(protocol);
+        c.memory.add(spans as u64);
+        c.requests_memory.inc();
+    }
+
+    /// Takes a protobuf request `body` into the memory budget before it is scanned (its span records will be
+    /// slices of the returned bytes); refused when the pipeline holds too much already.
+    pub fn hold(&self, protocol: Protocol, body: bytes::Bytes) -> Result<bytes::Bytes, Refusal> {
+        let spans = spanguard_otlp::count_spans(&body);
+        self.budget.hold(body, spans).ok_or_else(|| {
+            self.count_memory_refusal(protocol, spans);
+            Refusal::MemoryLimit
+        })
+    }
+
+    /// Takes records made by decoding (OTLP/JSON) into the memory budget: their encoded spans move into one
+    /// buffer the budget holds, and the records become slices of it, as a protobuf request's are.
+    pub fn hold_records(&self, protocol: Protocol, records: Vec<SpanRecord>) -> Result<Vec<SpanRecord>, Refusal> {
+        let mut buf = Vec::with_capacity(records.iter().map(SpanRecord::encoded_len).sum());
+        let mut ends = Vec::with_capacity(records.len());
+        for r in &records {
+            r.write(&mut buf);
+            ends.push(buf.len());
+        }
+        let held = self.budget.hold(buf.into(), records.len()).ok_or_else(|| {
+            self.count_memory_refusal(protocol, records.len());
+            Refusal::MemoryLimit
+        })?;
+        let mut start = 0;
+        Ok(records
+            .into_iter()
+            .zip(ends)
+            .map(|(r, end)| {
+                let slice = held.slice(start..end);
+                start = end;
+                // The bytes are the record's own, already checked: this cannot fail, and a record that somehow
+                // did would stay outside the budget rather than be lost.
+                SpanRecord::from_bytes(r.resource.clone(), r.scope.clone(), slice).unwrap_or(r)
+            })
+            .collect())
     }
 
     /// Validates `records` (spans with malformed ids are removed and reported as a partial success) and hands the

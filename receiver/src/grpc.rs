@@ -75,6 +75,7 @@ impl UnaryService<Bytes> for ExportMethod {
 
 fn export(admission: &Admission, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
     admission.refuse_when_full(Protocol::Grpc, &body).map_err(refused)?;
+    let body = admission.hold(Protocol::Grpc, body).map_err(refused)?;
     let records = decode_request(body, Encoding::Protobuf).map_err(|e| Status::invalid_argument(e.to_string()))?;
     admission
         .admit(Protocol::Grpc, records)
@@ -84,8 +85,12 @@ fn export(admission: &Admission, body: Bytes) -> Result<ExportTraceServiceRespon
 
 fn refused(why: Refusal) -> Status {
     match why {
-        Refusal::Backpressure => {
-            let msg = "spanguard pipeline is full; retry after backoff";
+        Refusal::Backpressure | Refusal::MemoryLimit => {
+            let msg = if why == Refusal::MemoryLimit {
+                "spanguard is at its memory limit; retry after backoff"
+            } else {
+                "spanguard pipeline is full; retry after backoff"
+            };
             Status::with_details(
                 Code::Unavailable,
                 msg,

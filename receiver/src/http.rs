@@ -119,14 +119,28 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         Err(e) => return malformed(&state, e),
     };
     // Protobuf spans can be counted without a scan; a JSON body must be parsed to be counted at all.
-    if encoding == Encoding::Protobuf {
+    let body = if encoding == Encoding::Protobuf {
         if let Err(why) = state.admission.refuse_when_full(Protocol::Http, &body) {
             return refused(encoding, why);
         }
-    }
+        match state.admission.hold(Protocol::Http, body) {
+            Ok(b) => b,
+            Err(why) => return refused(encoding, why),
+        }
+    } else {
+        body
+    };
     let records = match decode_request(body, encoding) {
         Ok(r) => r,
         Err(e) => return malformed(&state, e),
+    };
+    let records = if encoding == Encoding::Json {
+        match state.admission.hold_records(Protocol::Http, records) {
+            Ok(r) => r,
+            Err(why) => return refused(encoding, why),
+        }
+    } else {
+        records
     };
     let spans = records.len();
     match state.admission.admit(Protocol::Http, records) {
@@ -150,12 +164,16 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
 
 fn refused(encoding: Encoding, why: Refusal) -> Response {
     match why {
-        Refusal::Backpressure => {
+        Refusal::Backpressure | Refusal::MemoryLimit => {
             let mut resp = error(
                 encoding,
                 StatusCode::TOO_MANY_REQUESTS,
                 Code::Unavailable,
-                "spanguard pipeline is full; retry after backoff",
+                if why == Refusal::MemoryLimit {
+                    "spanguard is at its memory limit; retry after backoff"
+                } else {
+                    "spanguard pipeline is full; retry after backoff"
+                },
             );
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));

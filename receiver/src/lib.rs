@@ -13,6 +13,7 @@ pub mod file;
 mod grpc;
 mod http;
 pub mod limits;
+pub mod memory;
 mod rpc_status;
 mod server;
 mod tls;

@@ -52,6 +52,12 @@ impl OtlpReceiver {
         }
     }
 
+    /// Holds what it admits within `budget` (the pipeline's memory limit, shared by every receiver).
+    pub fn with_budget(mut self, budget: crate::memory::Budget) -> Self {
+        self.admission = self.admission.with_budget(budget);
+        self
+    }
+
     /// Binds the configured endpoints and loads their TLS certificates.
     pub async fn bind(self) -> Result<BoundReceiver, ReceiverError> {
         let grpc = match &self.config.protocols.grpc {

@@ -46,6 +46,8 @@ pub struct BenchOptions {
     pub models: Option<PathBuf>,
     /// Soak instead: only (c), for `duration`, with spanguard's memory sampled throughout (see [`soak_report`]).
     pub soak: bool,
+    /// `processors.anomaly.memory_limit` of the spanguard runs (e.g. `256MiB`); spanguard's default when absent.
+    pub memory_limit: Option<String>,
 }
 
 /// One run's measurements.
@@ -236,7 +238,12 @@ async fn through_spanguard(
     };
     let run = RunConfig {
         trace_wait: o.trace_wait,
-        processor: &format!("    incidents: false\n{detectors}"),
+        processor: &format!(
+            "    incidents: false\n{}{detectors}",
+            o.memory_limit
+                .as_ref()
+                .map_or(String::new(), |m| format!("    memory_limit: {m}\n"))
+        ),
         exporter: &format!("    compression: {compression_name}"),
         log_level: "warn",
     };

@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// flat, and a `SOAK …` line. Exits non-zero when memory grew or a span was lost.
     #[arg(long)]
     pub soak: bool,
+    /// `processors.anomaly.memory_limit` of the spanguard runs, e.g. 256MiB or 512MiB (default: spanguard's
+    /// own default). The table's peak RSS shows what the limit holds.
+    #[arg(long)]
+    pub memory_limit: Option<String>,
 }
 
 /// Runs the benchmark; prints the table, the ratios and the RESULT line.
@@ -93,6 +97,7 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
         trace_wait: args.trace_wait,
         models: args.models.clone(),
         soak: args.soak,
+        memory_limit: args.memory_limit.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -57,3 +57,8 @@ pub const EXPORTER_RETRIES: &str = "spanguard_exporter_retries_total";
 pub const EXPORTER_QUEUE_LENGTH: &str = "spanguard_exporter_queue_length";
 /// Capacity of an exporter's queue, in batches (label `exporter`).
 pub const EXPORTER_QUEUE_CAPACITY: &str = "spanguard_exporter_queue_capacity";
+
+/// Bytes the pipeline holds of accepted spans (gauge).
+pub const MEMORY_HELD: &str = "spanguard_memory_held_bytes";
+/// The memory limit (gauge).
+pub const MEMORY_LIMIT: &str = "spanguard_memory_limit_bytes";
