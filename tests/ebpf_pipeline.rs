@@ -263,10 +263,11 @@ service:
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
         let started = line.contains("spanguard running");
         if started {
+            // `metrics=http://127.0.0.1:PORT/metrics` on the start-up line.
             metrics_addr = line
-                .split("metrics=Some(")
+                .split("metrics=http://")
                 .nth(1)
-                .and_then(|s| s.split(')').next())
+                .and_then(|s| s.split('/').next())
                 .map(str::to_owned);
         }
         log.push(line);

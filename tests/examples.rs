@@ -227,7 +227,10 @@ fn the_compose_file_is_consistent_and_its_model_training_command_works() {
         serde_json::from_slice(&std::fs::read(models().join("frequency.json")).unwrap()).unwrap();
     let threshold = model["validation"]["threshold"].as_f64().expect("validation.threshold");
     assert!(threshold > 0.0 && threshold.is_finite());
-    assert_eq!(model["k"].as_f64(), Some(4.0), "the trainer's --k 4 reached the model");
+    assert_eq!(
+        model["method"], "evidence",
+        "the trainer uses spanguard's default method"
+    );
 }
 
 /// The spanguard config embedded in a Kubernetes ConfigMap, and the container that mounts it.

@@ -206,12 +206,23 @@ fn online_boutique_train_and_score() {
         4804usize.div_ceil(50),
         "one line per window, the last one partial"
     );
-    assert_eq!(lines.last().unwrap()["traces"], 4804 % 50);
-    assert!(lines.iter().all(|l| l["distance"].as_f64().unwrap().is_finite()));
-    // Trained on its first 80 % in time order, the model must not alarm on most of its own traffic. (Many windows
-    // still alarm: validation falls entirely after the data's regime change; see the drift test.)
-    let alarms = lines.iter().filter(|l| l["anomalous"] == true).count();
-    assert!(alarms * 2 < lines.len(), "{alarms} of {} windows alarmed", lines.len());
+    let last = lines.last().unwrap();
+    assert_eq!(last["traces"], 4804 % 50);
+    // Four traces are too few to judge: the line says so, without a verdict.
+    assert_eq!(last["partial"], true);
+    assert!(last.get("anomalous").is_none(), "{last}");
+    let judged = &lines[..lines.len() - 1];
+    assert!(judged
+        .iter()
+        .all(|l| l["distance"].as_f64().unwrap().is_finite() && l["partial"] == false));
+    // Trained on its first 80 % in time order (the regime change of minute 10 included), the default detector
+    // follows its own traffic: hardly a window alarms.
+    let alarms = judged.iter().filter(|l| l["anomalous"] == true).count();
+    assert!(
+        alarms * 20 < judged.len(),
+        "{alarms} of {} windows alarmed",
+        judged.len()
+    );
 }
 
 /// Writes `requests` (one trace each) as the Jaeger UI's JSON download.

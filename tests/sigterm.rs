@@ -31,10 +31,11 @@ pub fn spawn(config_text: &str, dir: &std::path::Path) -> (std::process::Child, 
         }
     });
     let line = rx.recv_timeout(Duration::from_secs(30)).expect("spanguard starts");
+    // `receivers=OTLP/gRPC 127.0.0.1:PORT, …` on the start-up line.
     let addr = line
-        .split("grpc=[")
+        .split("OTLP/gRPC ")
         .nth(1)
-        .and_then(|s| s.split(']').next())
+        .and_then(|s| s.split([',', ' ']).next())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no grpc address in {line:?}"));
     (child, addr)

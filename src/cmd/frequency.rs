@@ -220,10 +220,15 @@ pub struct WindowLine {
     pub start_ns: u64,
     /// Latest span end, ns since the epoch.
     pub end_ns: u64,
-    /// The verdict.
+    /// Fewer traces than the window size (the file's last window).
+    pub partial: bool,
+    /// The verdict; absent for a partial window too small to judge (under a fifth of the window).
     #[serde(flatten)]
-    pub verdict: FrequencyVerdict,
+    pub verdict: Option<FrequencyVerdict>,
 }
+
+/// A partial window with fewer traces than this share of the window is not judged: its counts say too little.
+const MIN_JUDGED: f64 = 0.2;
 
 /// Trains and writes a model; returns it.
 pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
@@ -287,13 +292,15 @@ pub fn score_windows(detector: &mut FrequencyDetector, traces: &[Trace], window:
         .chunks(window.max(1))
         .enumerate()
         .map(|(i, w)| {
-            let verdict = detector.evaluate(w);
+            let partial = w.len() < window;
+            let judged = !partial || w.len() as f64 >= MIN_JUDGED * window as f64;
             WindowLine {
                 window: i,
                 traces: w.len(),
                 start_ns: w.iter().map(Trace::start_ns).min().unwrap_or(0),
                 end_ns: w.iter().map(Trace::end_ns).max().unwrap_or(0),
-                verdict,
+                partial,
+                verdict: judged.then(|| detector.evaluate(w)),
             }
         })
         .collect()
@@ -328,7 +335,14 @@ fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()
     )?;
     let (mut flagged, mut sustained, mut accepted) = (0, 0, 0);
     for l in lines {
-        let v = &l.verdict;
+        let Some(v) = &l.verdict else {
+            writeln!(
+                out,
+                "{:>6} {:>6} {:>9} {:>9} {:>8} {:>6} {:>7}  {:<9} a partial window of {} traces: too few to judge",
+                l.window, l.traces, "-", "-", "-", "-", "-", "-", l.traces
+            )?;
+            continue;
+        };
         let verdict = if v.novel {
             "NOVEL"
         } else if v.anomalous {
@@ -370,10 +384,15 @@ fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()
             why
         )?;
     }
+    let judged = lines.iter().filter(|l| l.verdict.is_some()).count();
     writeln!(
         out,
-        "{flagged} of {} windows flagged ({sustained} sustained); {accepted} regime change(s) accepted",
-        lines.len()
+        "{flagged} of {judged} windows flagged ({sustained} sustained); {accepted} regime change(s) accepted{}",
+        if judged < lines.len() {
+            "; the last, partial window was too small to judge"
+        } else {
+            ""
+        }
     )
 }
 
@@ -565,18 +584,21 @@ pub fn evaluate(
         k,
         normal_windows: normal_lines.len(),
         attack_windows: attack_lines.len(),
-        false_alarm_rate: rate(&normal_lines, |l| l.verdict.anomalous),
-        detection_rate: rate(&attack_lines, |l| l.verdict.anomalous),
-        windows_to_detection: first(|l| l.verdict.anomalous),
-        cusum_false_alarm_rate: rate(&normal_lines, |l| l.verdict.sustained),
-        cusum_detection_rate: rate(&attack_lines, |l| l.verdict.sustained),
-        cusum_windows_to_detection: first(|l| l.verdict.sustained),
+        false_alarm_rate: rate(&normal_lines, |l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
+        detection_rate: rate(&attack_lines, |l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
+        windows_to_detection: first(|l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
+        cusum_false_alarm_rate: rate(&normal_lines, |l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
+        cusum_detection_rate: rate(&attack_lines, |l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
+        cusum_windows_to_detection: first(|l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
         burst_fraction: burst.as_ref().map(|b| b.0),
         burst_sequence: burst.as_ref().map(|b| b.2.clone()),
         burst_detection_rate: burst
             .as_ref()
             .map(|_| burst_flagged as f64 / normal_lines.len().max(1) as f64),
-        rebaselined: normal_lines.iter().filter(|l| l.verdict.rebaselined).count(),
+        rebaselined: normal_lines
+            .iter()
+            .filter(|l| l.verdict.as_ref().is_some_and(|v| v.rebaselined))
+            .count(),
     })
 }
 
