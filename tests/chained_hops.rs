@@ -53,21 +53,11 @@ async fn a_second_hop_keeps_the_first_hops_verdict() {
         .await
         .unwrap();
     // Hop A: the frequency detector, forwarding to hop B.
-    let a_text = common::config_text(&format!("http://{}", b.grpc_addrs[0]))
-        .replace("trace_wait: 200ms", "trace_wait: 100ms")
-        .replace(
-            "window: { traces: 5, timeout: 1s }",
-            &format!(
-                "window: {{ traces: 50, timeout: 30s }}\n    frequency: {{ model: \"{}\" }}",
-                path.display()
-            ),
-        );
-    let a_config = common::parse(&a_text);
-    let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build("anomaly", &a_config.processor.config, &registry).unwrap();
-    let a = spanguard::pipeline::start(&a_config, built.detectors, registry)
-        .await
-        .unwrap();
+    let a_config = common::parse(&common::frequency_config_text(
+        &format!("http://{}", b.grpc_addrs[0]),
+        &path,
+    ));
+    let a = common::start_with_detectors(&a_config).await;
 
     let (traces, _) = assemble(stream.clone());
     let attack: HashSet<Vec<u8>> = traces[500..].iter().map(|t| t.id.to_vec()).collect();

@@ -87,21 +87,8 @@ async fn a_forged_call_path_is_named_in_the_pipeline() {
     );
 
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
-    let text = common::config_text(&sink.url())
-        .replace("trace_wait: 200ms", "trace_wait: 100ms")
-        .replace(
-            "window: { traces: 5, timeout: 1s }",
-            &format!(
-                "window: {{ traces: 50, timeout: 30s }}\n    frequency: {{ model: \"{}\" }}",
-                path.display()
-            ),
-        );
-    let config = common::parse(&text);
-    let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
-    let running = spanguard::pipeline::start(&config, built.detectors, registry)
-        .await
-        .unwrap();
+    let config = common::parse(&common::frequency_config_text(&sink.url(), &path));
+    let running = common::start_with_detectors(&config).await;
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;
     let total_spans: usize = stream_traces.iter().map(|t| t.spans.len()).sum();
     for req in stream {

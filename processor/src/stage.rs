@@ -11,6 +11,7 @@ use spanguard_telemetry::{Counter, Registry};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::assembly::{Assembler, Completion};
+use crate::detector::shorten;
 use crate::enrich::{enrich, window_attributes};
 use crate::incident::incident;
 use crate::late::Forwarded;
@@ -301,15 +302,5 @@ impl Processor {
         self.metrics
             .spans_in_flight
             .set(self.assembler.spans_in_flight() as i64);
-    }
-}
-
-/// `s` cut to `max` characters (long call sequences in a log line).
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(max).collect();
-        format!("{head}…")
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Serialize;
+use spanguard_processor::detector::shorten;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::cusum::CusumParams;
 use spanguard_processor::frequency::drift::Adaptation;
@@ -326,6 +327,25 @@ pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A window's verdict in one word, for tables: alarms in capitals.
+pub fn verdict_word(v: &FrequencyVerdict) -> &'static str {
+    if v.novel {
+        "NOVEL"
+    } else if v.anomalous {
+        "ANOMALY"
+    } else if v.sustained {
+        "SUSTAINED"
+    } else if v.rebaselined {
+        "new mix"
+    } else if v.returned {
+        "known mix"
+    } else if v.shift {
+        "shift"
+    } else {
+        "normal"
+    }
+}
+
 /// `score frequency --format table`: one row per window, the verdict's reason in words, a summary line.
 fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()> {
     writeln!(
@@ -343,21 +363,7 @@ fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()
             )?;
             continue;
         };
-        let verdict = if v.novel {
-            "NOVEL"
-        } else if v.anomalous {
-            "ANOMALY"
-        } else if v.sustained {
-            "SUSTAINED"
-        } else if v.rebaselined {
-            "new mix"
-        } else if v.returned {
-            "known mix"
-        } else if v.shift {
-            "shift"
-        } else {
-            "normal"
-        };
+        let verdict = verdict_word(v);
         flagged += usize::from(v.anomalous || v.sustained);
         sustained += usize::from(v.sustained);
         accepted += usize::from(v.rebaselined);
@@ -394,18 +400,6 @@ fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()
             ""
         }
     )
-}
-
-/// `s` cut to `max` characters by taking out its middle (sequences that differ often differ at the end).
-fn shorten(s: &str, max: usize) -> String {
-    let n = s.chars().count();
-    if n <= max {
-        return s.to_owned();
-    }
-    let keep = max.saturating_sub(1) / 2;
-    let head: String = s.chars().take(keep).collect();
-    let tail: String = s.chars().skip(n - keep).collect();
-    format!("{head}…{tail}")
 }
 
 /// `spanguard eval frequency`.

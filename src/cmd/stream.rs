@@ -261,17 +261,7 @@ fn table(
         }
         for w in &r.explained {
             let v = &w.verdict;
-            let said = if v.anomalous || v.sustained {
-                "FLAGGED"
-            } else if v.rebaselined {
-                "new mix"
-            } else if v.returned {
-                "known mix"
-            } else if v.shift {
-                "shift"
-            } else {
-                "ok"
-            };
+            let said = super::frequency::verdict_word(v);
             let why = v.top.first().map_or(String::new(), |t| match (t.count, t.expected) {
                 (Some(c), Some(e)) => format!("{c} vs {e:.1}{}", if t.novel { " (never seen)" } else { "" }),
                 _ => format!("{:.3} vs {:.3}", t.observed, t.baseline),

@@ -57,6 +57,29 @@ service:
     )
 }
 
+/// [`config_text`] with the frequency detector on `model`, windows of 50 traces and a short trace wait: the
+/// streaming tests' pipeline.
+pub fn frequency_config_text(sink_url: &str, model: &std::path::Path) -> String {
+    config_text(sink_url)
+        .replace("trace_wait: 200ms", "trace_wait: 100ms")
+        .replace(
+            "window: { traces: 5, timeout: 1s }",
+            &format!(
+                "window: {{ traces: 50, timeout: 30s }}\n    frequency: {{ model: \"{}\" }}",
+                model.display()
+            ),
+        )
+}
+
+/// Starts a pipeline with the detectors its config names, as `spanguard run` does.
+pub async fn start_with_detectors(config: &Config) -> spanguard::pipeline::Running {
+    let registry = spanguard_telemetry::Registry::new();
+    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).expect("detectors build");
+    spanguard::pipeline::start(config, built.detectors, registry)
+        .await
+        .expect("pipeline starts")
+}
+
 /// A real OpenTelemetry SDK tracer provider exporting to spanguard.
 pub fn sdk(protocol: Protocol, endpoint: String, service: &str) -> SdkTracerProvider {
     let exporter = match protocol {
