@@ -15,8 +15,9 @@
 //!    otherwise a **surge** (or a never-seen path repeated) is an alarm, a **re-mix** is not, and either opens or
 //!    extends the pending regime, which is accepted after enough agreeing windows.
 //! 4. One CUSUM per sequence ([`super::sequential`]) reports sustained low-rate surges that no single window
-//!    shows (`sustained`); while a sequence's statistic is building up, the reference does not learn its
-//!    excess, so it cannot absorb the shift it is measuring.
+//!    shows (`sustained`). The reference goes on learning while a statistic builds up: it absorbs a steady
+//!    excess only at its step `α` per window, slower than the CUSUM reports one of 2σ, while a share that drifts
+//!    legitimately is followed instead of frozen into an alarm.
 
 use serde::{Deserialize, Serialize};
 
@@ -348,12 +349,12 @@ impl Tracker {
                     })
                     .collect();
             }
-            // The window waits to be learned, without the excess of a sequence whose statistic is building up or
-            // has just alarmed.
+            // The window waits to be learned, without the excess of a sequence that has just alarmed (it is
+            // learned from the next window on, as a shift that persists).
             let capped: Vec<(SeqId, u32)> = counts
                 .iter()
                 .map(|(s, c)| {
-                    if q.building.contains(s) || q.alarms.iter().any(|(a, _)| a == s) {
+                    if q.alarms.iter().any(|(a, _)| a == s) {
                         let e = (n as f64 * scorer.baseline.frequency(*s)).ceil() as u32;
                         (*s, (*c).min(e))
                     } else {
