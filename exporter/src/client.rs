@@ -73,17 +73,20 @@ impl Client {
             spanguard_otlp::to_request(&batch)
                 .map_err(|e| ExportError::permanent(format!("cannot decode the batch for JSON: {e}")))
         };
+        let json = |req: &Request| {
+            serde_json::to_vec(req).map_err(|e| ExportError::permanent(format!("cannot write the batch as JSON: {e}")))
+        };
         Ok(match self {
             Client::Grpc(_) => Payload::Spans(Arc::new(batch)),
             Client::Http(h) => {
                 let raw = match h.encoding() {
                     HttpEncoding::Proto => spanguard_otlp::encode_request(&batch),
-                    HttpEncoding::Json => serde_json::to_vec(&decoded()?).unwrap_or_default(),
+                    HttpEncoding::Json => json(&decoded()?)?,
                 };
-                Payload::Bytes(if h.gzip() { gzip(&raw) } else { raw }.into())
+                Payload::Bytes(if h.gzip() { gzip(&raw)? } else { raw }.into())
             }
             Client::File(_) => {
-                let mut line = serde_json::to_vec(&decoded()?).unwrap_or_default();
+                let mut line = json(&decoded()?)?;
                 line.push(b'\n');
                 Payload::Bytes(line.into())
             }
@@ -112,11 +115,11 @@ impl Client {
     }
 }
 
-fn gzip(raw: &[u8]) -> Vec<u8> {
+fn gzip(raw: &[u8]) -> Result<Vec<u8>, ExportError> {
     let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 4), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(raw);
-    enc.finish().unwrap_or_default()
+    enc.write_all(raw)
+        .and_then(|_| enc.finish())
+        .map_err(|e| ExportError::permanent(format!("cannot compress the batch: {e}")))
 }
 
 fn log_batch(verbosity: DebugVerbosity, req: &Request) {

@@ -13,11 +13,9 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use spanguard_otlp::SpanRecord;
+use spanguard_otlp::{SpanRecord, EXPORT_PATH};
 
 use crate::{ExportError, ExporterError};
-
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 #[derive(Clone, Copy, Default)]
 struct RawCodec;
@@ -157,7 +155,13 @@ impl GrpcClient {
 
 /// Retryable codes per the OTLP specification.
 fn classify(status: &Status) -> ExportError {
-    let message = format!("peer answered {:?}: {}", status.code(), status.message());
+    let code = status.code();
+    let message = format!(
+        "peer answered gRPC status {} ({}): {}",
+        code as i32,
+        code.description(),
+        status.message()
+    );
     match status.code() {
         Code::Unavailable
         | Code::Cancelled
@@ -167,9 +171,40 @@ fn classify(status: &Status) -> ExportError {
         | Code::DataLoss => ExportError::retryable(message, None),
         // RESOURCE_EXHAUSTED is retryable only when the server says when (RetryInfo); we treat it as throttling.
         Code::ResourceExhausted => ExportError::retryable(message, None),
-        Code::Unknown if status.message().contains("transport") || status.message().contains("connect") => {
-            ExportError::retryable(message, None)
-        }
+        // tonic reports a failed connection or a broken stream as Unknown with the transport error as source.
+        Code::Unknown if from_transport(status) => ExportError::retryable(message, None),
         _ => ExportError::permanent(message),
+    }
+}
+
+/// Whether `status` stands for a transport failure (connection, HTTP/2, I/O) rather than the peer's answer.
+fn from_transport(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.is::<tonic::transport::Error>() || e.is::<hyper::Error>() || e.is::<std::io::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_failure_is_retried_and_an_unknown_answer_is_not() {
+        let refused = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        )));
+        assert!(classify(&refused).retryable, "{}", classify(&refused));
+        // The peer itself answering Unknown (its own bug): retrying would send the same request into it again.
+        let answered = Status::new(Code::Unknown, "transport of the payment failed");
+        assert!(!classify(&answered).retryable);
+        assert!(classify(&Status::unavailable("busy")).retryable);
+        let said = classify(&Status::invalid_argument("bad span")).to_string();
+        assert!(said.contains("gRPC status 3 (Client specified an invalid argument)"), "{said}");
     }
 }

@@ -25,7 +25,6 @@ pub use errors::{ExportError, ExporterError};
 pub use grpc::{GrpcBody, GrpcClient};
 pub use pool::Exporters;
 
-/// The OTLP request type spans leave in.
-pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+pub use spanguard_otlp::Request;
 
 pub use spanguard_otlp::span_count;

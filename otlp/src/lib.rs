@@ -22,6 +22,9 @@ pub use encode::{encode_request, to_request, Plan};
 pub use record::{count_spans, from_request, name_hash, parse_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
 pub use wire::WireError;
 
+/// The gRPC method every OTLP trace exporter calls, and the only one a receiver serves.
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
 /// The OTLP request type, decoded.
 pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 

@@ -33,5 +33,4 @@ pub use stage::{Processor, ProcessorHandle, ScoreReport, WindowReport};
 pub use trace::{Trace, TraceId};
 pub use window::{Window, Windower};
 
-/// The OTLP request type spans arrive and leave in.
-pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+pub use spanguard_otlp::Request;

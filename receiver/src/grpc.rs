@@ -18,7 +18,7 @@ use crate::admission::{EarlyRefusal, Protocol};
 use crate::decode::{decode_request, Encoding};
 use crate::{Admission, Refusal};
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+use spanguard_otlp::EXPORT_PATH;
 
 /// A codec that hands the request body on as bytes: the admission scans it (a span is never decoded into
 /// owned types on the way through), and a body that is not protobuf is INVALID_ARGUMENT.

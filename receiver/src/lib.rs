@@ -25,6 +25,4 @@ pub use server::{grpc_server, incoming, BoundReceiver, OtlpReceiver};
 
 pub use spanguard_otlp::SpanRecord;
 
-/// An OTLP request, decoded (trace files, OTLP/JSON). What a receiver hands to the processor is the request's
-/// validated spans as [`SpanRecord`]s, still in their encoded form.
-pub type Request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+pub use spanguard_otlp::Request;
