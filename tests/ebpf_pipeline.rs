@@ -16,19 +16,6 @@ fn root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-fn ebpf_or_skip() -> bool {
-    match spanguard_ebpf_probe::preflight() {
-        Ok(()) => true,
-        Err(e) if std::env::var("SPANGUARD_REQUIRE_EBPF").as_deref() == Ok("1") => {
-            panic!("SPANGUARD_REQUIRE_EBPF=1: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            false
-        }
-    }
-}
-
 fn cgroup(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new("/sys/fs/cgroup/unified").join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create a test cgroup");
@@ -51,7 +38,7 @@ fn workload(cg: &std::path::Path, work: &std::path::Path, secs: u32) -> std::pro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_train_and_run_with_the_live_probe() {
-    if !ebpf_or_skip() {
+    if !common::ebpf_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -11,21 +11,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use spanguard_ebpf_probe::{preflight, ExchangeEvent, Op, Probe, ProbeConfig, Scope, ServiceRule, Target};
-
-/// Whether the test can run here; panics when it must.
-fn ebpf_available() -> bool {
-    match preflight() {
-        Ok(()) => true,
-        Err(e) if std::env::var("SPANGUARD_REQUIRE_EBPF").as_deref() == Ok("1") => {
-            panic!("SPANGUARD_REQUIRE_EBPF=1 but the probe cannot run: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
-            false
-        }
-    }
-}
+use spanguard_ebpf_probe::{ExchangeEvent, Op, Probe, ProbeConfig, Scope, ServiceRule, Target};
 
 /// A cgroup-v2 directory for the test, removed on drop.
 struct TestCgroup(std::path::PathBuf);
@@ -61,7 +47,7 @@ fn sum(events: &[&ExchangeEvent], pid: u32, op: Op, pred: impl Fn(&Target) -> bo
 
 #[test]
 fn records_tcp_udp_pipe_and_file_exchanges_with_exact_bytes() {
-    if !ebpf_available() {
+    if !common::ebpf_available() {
         return;
     }
     let cgroup = TestCgroup::new().expect("a cgroup-v2 hierarchy to scope the probe to");
@@ -202,7 +188,7 @@ fn records_tcp_udp_pipe_and_file_exchanges_with_exact_bytes() {
 
 #[test]
 fn the_cli_records_a_loopback_exchange() {
-    if !ebpf_available() {
+    if !common::ebpf_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -7,18 +7,8 @@ use std::process::Command;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::{json, Value};
 
-fn spanguard(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_spanguard"))
-        .args(args)
-        .output()
-        .expect("run spanguard");
-    assert!(
-        out.status.success(),
-        "spanguard {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
+mod common;
+use common::{json_lines, spanguard, ONLINE_BOUTIQUE};
 
 fn spanguard_fails(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_spanguard"))
@@ -32,14 +22,6 @@ fn spanguard_fails(args: &[&str]) -> String {
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
-
-const ONLINE_BOUTIQUE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/onlineboutique.otlp.jsonl.gz");
 
 #[test]
 fn socialnet_train_then_score_flags_the_attack_window() {

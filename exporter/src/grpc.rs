@@ -205,6 +205,9 @@ mod tests {
         assert!(!classify(&answered).retryable);
         assert!(classify(&Status::unavailable("busy")).retryable);
         let said = classify(&Status::invalid_argument("bad span")).to_string();
-        assert!(said.contains("gRPC status 3 (Client specified an invalid argument)"), "{said}");
+        assert!(
+            said.contains("gRPC status 3 (Client specified an invalid argument)"),
+            "{said}"
+        );
     }
 }

@@ -332,3 +332,18 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect()
 }
+
+/// Whether the eBPF probe can run here (root, BTF, raw tracepoints); without it a test skips with a message,
+/// unless `SPANGUARD_REQUIRE_EBPF=1` (CI), which makes the skip a failure.
+pub fn ebpf_available() -> bool {
+    match spanguard_ebpf_probe::preflight() {
+        Ok(()) => true,
+        Err(e) if std::env::var("SPANGUARD_REQUIRE_EBPF").as_deref() == Ok("1") => {
+            panic!("SPANGUARD_REQUIRE_EBPF=1 but the probe cannot run: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            false
+        }
+    }
+}
