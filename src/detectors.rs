@@ -7,11 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use spanguard_config::{AnomalyConfig, EventSource};
 use spanguard_ebpf_probe::{Probe, ProbeConfig, ServiceRule};
+use spanguard_processor::evidence::interval_channel;
 use spanguard_processor::frequency::{FrequencyDetector, FrequencyModel};
 use spanguard_processor::graph::detector::GraphDetector;
-use spanguard_processor::graph::feed::{self, IntervalLog};
+use spanguard_processor::graph::feed::{self, Latest};
 use spanguard_processor::graph::score::GraphScorer;
-use spanguard_processor::Detector;
+use spanguard_processor::{Detector, Detectors};
 use spanguard_telemetry::{names, Registry};
 
 /// Reads a counter some component keeps.
@@ -61,12 +62,12 @@ impl Background {
 
 /// The detector chain.
 pub struct Built {
-    /// Detectors in chain order.
-    pub detectors: Vec<Box<dyn Detector>>,
+    /// Detectors in chain order, with the graph feed's channel when the graph detector runs.
+    pub detectors: Detectors,
     /// Their background threads.
     pub background: Background,
-    /// The graph detector's scored intervals, when it runs.
-    pub intervals: Option<Arc<IntervalLog>>,
+    /// The graph feed's latest scored interval, for pacing (the demo, tests), when the graph detector runs.
+    pub latest: Option<Latest>,
     /// What each detector is, for the start-up log line.
     pub described: Vec<String>,
 }
@@ -139,7 +140,7 @@ pub fn check(name: &str, config: &AnomalyConfig) -> anyhow::Result<Vec<String>> 
 pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow::Result<Built> {
     let mut chain: Vec<Box<dyn Detector>> = Vec::new();
     let mut background = Background::default();
-    let mut intervals = None;
+    let (mut intervals, mut latest) = (None, None);
     let mut described = Vec::new();
     if let Some(f) = &config.frequency {
         let model = load_frequency(name, f)?;
@@ -170,7 +171,6 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
             source = g.events.source.name(),
             "graph detector loaded"
         );
-        let log = IntervalLog::new();
         let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
         match g.events.source {
             EventSource::File => {
@@ -227,9 +227,9 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
                         described.pop();
                         described.push("graph detector: disabled (its eBPF event source cannot run)".to_owned());
                         return Ok(Built {
-                            detectors: chain,
+                            detectors: chain.into(),
                             background,
-                            intervals: None,
+                            latest: None,
                             described,
                         });
                     }
@@ -257,14 +257,17 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
             }
             EventSource::None => drop(tx),
         }
-        background.threads.push(feed::spawn(scorer, rx, log.clone(), registry));
-        chain.push(Box::new(GraphDetector::new(log.clone(), interval_ns)));
-        intervals = Some(log);
+        let (intervals_tx, intervals_rx) = interval_channel();
+        let (thread, feed_latest) = feed::spawn(scorer, rx, intervals_tx, registry);
+        background.threads.push(thread);
+        chain.push(Box::new(GraphDetector::new(interval_ns)));
+        intervals = Some(intervals_rx);
+        latest = Some(feed_latest);
     }
     Ok(Built {
-        detectors: chain,
+        detectors: Detectors { chain, intervals },
         background,
-        intervals,
+        latest,
         described,
     })
 }

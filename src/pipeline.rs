@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use spanguard_config::Config;
 use spanguard_exporter::Exporters;
-use spanguard_processor::{Detector, Processor, ProcessorHandle};
+use spanguard_processor::{Detectors, Processor, ProcessorHandle};
 use spanguard_receiver::OtlpReceiver;
 use spanguard_telemetry::{names, Registry};
 use tokio::sync::mpsc;
@@ -46,8 +46,9 @@ pub struct ShutdownReport {
     pub dropped_spans: u64,
 }
 
-/// Starts the pipeline described by `config` with `detectors`, counting into `registry`.
-pub async fn start(config: &Config, detectors: Vec<Box<dyn Detector>>, registry: Registry) -> anyhow::Result<Running> {
+/// Starts the pipeline described by `config` with `detectors` (a chain, or a chain with the graph feed's
+/// channel), counting into `registry`.
+pub async fn start(config: &Config, detectors: impl Into<Detectors>, registry: Registry) -> anyhow::Result<Running> {
     let anomaly = &config.processor.config;
     let (in_tx, in_rx) = mpsc::channel(anomaly.queue_size);
     // The processor hands whole windows to the exporters; a few in flight is enough to keep them busy.

@@ -101,10 +101,10 @@ async fn record_train_and_run_with_the_live_probe() {
     let config = common::parse(&text);
     let registry = spanguard_telemetry::Registry::new();
     let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
-    let log = built.intervals.clone().expect("the graph detector runs");
+    let log = built.latest.clone().expect("the graph detector runs");
     let mut w = workload(&cg, dir.path(), 8);
     assert!(
-        common::eventually(Duration::from_secs(20), || log.latest().is_some_and(|s| s.events > 0)).await,
+        common::eventually(Duration::from_secs(20), || log.get().is_some_and(|s| s.events > 0)).await,
         "intervals scored from live events"
     );
     let running = spanguard::pipeline::start(&config, built.detectors, registry)
@@ -114,7 +114,7 @@ async fn record_train_and_run_with_the_live_probe() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let latest = log.latest().unwrap();
+    let latest = log.get().unwrap();
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;
     client
         .export(common::request_at(1, 5, 2, "web", latest.start + 1_000))

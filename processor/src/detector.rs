@@ -3,6 +3,7 @@
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use serde::Serialize;
 
+use crate::evidence::{Evidence, IntervalReceiver};
 use crate::Window;
 
 /// Scores windows. Implementations are plain, synchronous and deterministic: no sockets, no clocks, no globals
@@ -12,8 +13,23 @@ pub trait Detector: Send {
     /// Short stable name (`frequency`, `graph`): used in `anomaly.detectors` and metric labels.
     fn name(&self) -> &'static str;
 
-    /// Scores one window.
-    fn score(&mut self, window: &Window) -> WindowScore;
+    /// Scores one window, with the processor's second input (the graph feed's scored intervals) as `evidence`.
+    fn score(&mut self, window: &Window, evidence: &Evidence) -> WindowScore;
+}
+
+/// The detector chain and the inputs it needs besides spans.
+#[derive(Default)]
+pub struct Detectors {
+    /// Detectors in chain order.
+    pub chain: Vec<Box<dyn Detector>>,
+    /// The graph feed's scored intervals, when the graph detector runs.
+    pub intervals: Option<IntervalReceiver>,
+}
+
+impl From<Vec<Box<dyn Detector>>> for Detectors {
+    fn from(chain: Vec<Box<dyn Detector>>) -> Self {
+        Self { chain, intervals: None }
+    }
 }
 
 /// One thing that contributed to a score: a sequence, an edge, a service.

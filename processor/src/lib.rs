@@ -13,6 +13,7 @@ pub mod assembly;
 pub mod attributes;
 pub mod detector;
 pub mod enrich;
+pub mod evidence;
 pub mod frequency;
 pub mod graph;
 pub mod incident;
@@ -27,7 +28,8 @@ pub mod trace;
 pub mod window;
 
 pub use assembly::{Assembler, Completion};
-pub use detector::{Contribution, Detector, WindowScore};
+pub use detector::{Contribution, Detector, Detectors, WindowScore};
+pub use evidence::Evidence;
 pub use record::{split_request, Appended, ResourceCtx, ScopeCtx, SpanRecord};
 pub use stage::{Processor, ProcessorHandle, ScoreReport, WindowReport};
 pub use trace::{Trace, TraceId};

@@ -13,11 +13,15 @@ use tokio::sync::{broadcast, mpsc};
 use crate::assembly::{Assembler, Completion};
 use crate::detector::shorten;
 use crate::enrich::{enrich, window_attributes};
+use crate::evidence::IntervalReceiver;
+use crate::graph::score::IntervalScore;
 use crate::incident::incident;
 use crate::late::Forwarded;
 use crate::metrics::ProcessorMetrics;
 use crate::record::Appended;
-use crate::{attributes, Contribution, Detector, Request, SpanRecord, Trace, Window, WindowScore, Windower};
+use crate::{
+    attributes, Contribution, Detector, Detectors, Evidence, Request, SpanRecord, Trace, Window, WindowScore, Windower,
+};
 
 /// One detector's verdict, as reported to observers (the demo's live table, logs).
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +67,10 @@ pub struct Processor {
     windower: Windower,
     forwarded: Forwarded,
     detectors: Vec<(Box<dyn Detector>, Counter)>,
+    /// The second input as received so far (the graph feed's scored intervals).
+    evidence: Evidence,
+    /// Where it comes from, until [`Processor::run`] takes it into its loop.
+    intervals: Option<IntervalReceiver>,
     metrics: ProcessorMetrics,
     reports: broadcast::Sender<Arc<WindowReport>>,
     tick: Duration,
@@ -75,11 +83,12 @@ pub struct Processor {
 pub type ProcessorHandle = broadcast::Receiver<Arc<WindowReport>>;
 
 impl Processor {
-    /// A processor with `detectors` in chain order.
-    pub fn new(config: &AnomalyConfig, detectors: Vec<Box<dyn Detector>>, registry: &Registry) -> Self {
+    /// A processor with `detectors` in chain order, and their second input if they have one.
+    pub fn new(config: &AnomalyConfig, detectors: impl Into<Detectors>, registry: &Registry) -> Self {
         let metrics = ProcessorMetrics::new(registry);
         let run = format!("{:08x}", rand::random::<u32>());
-        let detectors = detectors
+        let Detectors { chain, intervals } = detectors.into();
+        let detectors = chain
             .into_iter()
             .map(|d| {
                 let c = metrics.anomalies(d.name());
@@ -93,6 +102,8 @@ impl Processor {
             windower: Windower::new(config.window.traces, config.window.timeout, run),
             forwarded: Forwarded::new(config.max_traces),
             detectors,
+            evidence: Evidence::default(),
+            intervals,
             metrics,
             reports: broadcast::channel(1024).0,
             tick,
@@ -108,9 +119,14 @@ impl Processor {
 
     /// Runs until `input` is closed (all receivers stopped), then completes every trace and window, forwards
     /// them, and returns. Dropping `output` then tells the exporters to flush.
+    ///
+    /// Two inputs, one loop: span batches, and the graph feed's scored intervals. Before spans are taken in or
+    /// windows closed, every interval that has arrived is added to the evidence, so a window is judged by all
+    /// the intervals sent before it closed.
     pub async fn run(mut self, mut input: mpsc::Receiver<Vec<SpanRecord>>, output: mpsc::Sender<Vec<SpanRecord>>) {
         let mut ticker = tokio::time::interval(self.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut intervals = self.intervals.take();
         let mut outbox: Vec<Vec<SpanRecord>> = Vec::new();
         loop {
             tokio::select! {
@@ -118,21 +134,41 @@ impl Processor {
                 msg = input.recv() => match msg {
                     Some(req) => {
                         let now = Instant::now();
+                        self.absorb(&mut intervals);
                         self.ingest(req, now, &mut outbox);
                         // Under sustained input the ticker branch may rarely win: expire here too.
                         self.advance(now, &mut outbox);
                     }
                     None => break,
                 },
-                _ = ticker.tick() => self.advance(Instant::now(), &mut outbox),
+                Some(interval) = next_interval(&mut intervals) => self.add_interval(interval),
+                _ = ticker.tick() => {
+                    self.absorb(&mut intervals);
+                    self.advance(Instant::now(), &mut outbox);
+                }
             }
             if !Self::send_all(&output, &mut outbox).await {
                 return;
             }
         }
+        self.absorb(&mut intervals);
         self.drain(&mut outbox);
         Self::send_all(&output, &mut outbox).await;
         tracing::info!("processor drained");
+    }
+
+    /// Adds one scored interval to the evidence windows are judged by.
+    pub fn add_interval(&mut self, interval: Arc<IntervalScore>) {
+        self.evidence.push_interval(interval);
+    }
+
+    /// Takes every interval waiting on the channel.
+    fn absorb(&mut self, intervals: &mut Option<IntervalReceiver>) {
+        if let Some(rx) = intervals {
+            while let Ok(s) = rx.try_recv() {
+                self.evidence.push_interval(s);
+            }
+        }
     }
 
     async fn send_all(output: &mpsc::Sender<Vec<SpanRecord>>, outbox: &mut Vec<Vec<SpanRecord>>) -> bool {
@@ -213,7 +249,12 @@ impl Processor {
     }
 
     fn score_and_forward(&mut self, window: Window, outbox: &mut Vec<Vec<SpanRecord>>) {
-        let scores: Vec<WindowScore> = self.detectors.iter_mut().map(|(d, _)| d.score(&window)).collect();
+        let evidence = &self.evidence;
+        let scores: Vec<WindowScore> = self
+            .detectors
+            .iter_mut()
+            .map(|(d, _)| d.score(&window, evidence))
+            .collect();
         for ((_, fired), s) in self.detectors.iter().zip(&scores) {
             if s.anomalous {
                 fired.inc();
@@ -302,5 +343,92 @@ impl Processor {
         self.metrics
             .spans_in_flight
             .set(self.assembler.spans_in_flight() as i64);
+    }
+}
+
+/// The next interval from the feed; pending forever without a feed, or once it has stopped.
+async fn next_interval(intervals: &mut Option<IntervalReceiver>) -> Option<Arc<IntervalScore>> {
+    if let Some(rx) = intervals {
+        if let Some(s) = rx.recv().await {
+            return Some(s);
+        }
+        *intervals = None;
+    }
+    std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::detector::GraphDetector;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+
+    const S: u64 = 1_000_000_000;
+
+    fn interval(start: u64, anomalous: bool) -> Arc<IntervalScore> {
+        Arc::new(IntervalScore {
+            start,
+            end: start + S,
+            score: if anomalous { 9.0 } else { 1.0 },
+            threshold: 2.0,
+            anomalous,
+            unknown_edges: Vec::new(),
+            services: Vec::new(),
+            top_edges: Vec::new(),
+            events: 1,
+        })
+    }
+
+    /// One single-span trace starting at `at` ns.
+    fn trace(id: u8, at: u64) -> SpanRecord {
+        let span = Span {
+            trace_id: vec![id; 16],
+            span_id: vec![id; 8],
+            start_time_unix_nano: at,
+            end_time_unix_nano: at + 1_000,
+            ..Default::default()
+        };
+        SpanRecord::from_span(Default::default(), Default::default(), &span).expect("a valid span")
+    }
+
+    /// Feeds the two inputs in one order (intervals 0–9 s, the one at 5 s anomalous; a window of traces in each
+    /// second) and returns each window's graph verdict.
+    fn replay() -> Vec<(bool, u64)> {
+        let config = AnomalyConfig {
+            window: spanguard_config::WindowConfig {
+                traces: 4,
+                timeout: Duration::from_secs(3600),
+            },
+            ..AnomalyConfig::default()
+        };
+        let detectors: Vec<Box<dyn Detector>> = vec![Box::new(GraphDetector::new(S))];
+        let mut p = Processor::new(&config, detectors, &Registry::new());
+        let mut reports = p.subscribe();
+        let mut outbox = Vec::new();
+        let now = Instant::now();
+        for second in 0..10u64 {
+            p.add_interval(interval(second * S, second == 5));
+            let batch = (0..4u8)
+                .map(|k| trace(second as u8 * 4 + k + 1, second * S + 100))
+                .collect();
+            p.ingest(batch, now, &mut outbox);
+        }
+        p.drain(&mut outbox);
+        let mut verdicts = Vec::new();
+        while let Ok(r) = reports.try_recv() {
+            verdicts.push((r.detected, r.start_ns / S));
+        }
+        verdicts.sort_by_key(|v| v.1);
+        verdicts
+    }
+
+    #[test]
+    fn the_same_spans_and_intervals_give_the_same_verdicts() {
+        let first = replay();
+        assert_eq!(first.len(), 10, "{first:?}");
+        // The window of second 5 takes the anomalous interval's verdict, and only it.
+        let flagged: Vec<u64> = first.iter().filter(|v| v.0).map(|v| v.1).collect();
+        assert_eq!(flagged, vec![5]);
+        assert_eq!(replay(), first);
     }
 }

@@ -20,7 +20,7 @@ use anyhow::{bail, Context};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use spanguard_config::Config;
-use spanguard_processor::graph::feed::IntervalLog;
+use spanguard_processor::graph::feed::Latest;
 use spanguard_processor::incident::is_incident;
 use spanguard_processor::WindowReport;
 use spanguard_receiver::file::read_trace_file;
@@ -102,8 +102,8 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
     let config = config(&models, &events_path, &o.out, o.forward.as_deref())?;
     let registry = spanguard_telemetry::Registry::new();
     let built = crate::detectors::build("anomaly", &config.processor.config, &registry)?;
-    let log = built
-        .intervals
+    let latest = built
+        .latest
         .clone()
         .context("the graph detector did not start (is ONNX Runtime installed? run scripts/setup)")?;
     let running = crate::pipeline::start(&config, built.detectors, registry).await?;
@@ -132,7 +132,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
         if let Some(next) = events.get(k + 1) {
             writer.append(next)?;
         }
-        wait_for_interval(&log, t0 + (k as u64 + 1) * STEP_NS).await?;
+        wait_for_interval(&latest, t0 + (k as u64 + 1) * STEP_NS).await?;
         let sent = Instant::now();
         for batch in script::step_traces(step, k, t0, &mut rng).chunks(10) {
             client
@@ -180,9 +180,9 @@ fn merge(batch: &[ExportTraceServiceRequest]) -> ExportTraceServiceRequest {
     }
 }
 
-async fn wait_for_interval(log: &IntervalLog, end: u64) -> anyhow::Result<()> {
+async fn wait_for_interval(latest: &Latest, end: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while log.latest().is_none_or(|s| s.end < end) {
+    while latest.get().is_none_or(|s| s.end < end) {
         if Instant::now() > deadline {
             bail!("the graph detector scored no interval ending at {end} within 15 s");
         }

@@ -36,6 +36,8 @@ pub const PROCESSOR_INCIDENTS: &str = "spanguard_processor_incidents_total";
 pub const GRAPH_EVENTS: &str = "spanguard_graph_events_total";
 /// Intervals scored by the graph detector (label `anomalous`).
 pub const GRAPH_INTERVALS: &str = "spanguard_graph_intervals_total";
+/// Scored intervals dropped because the processor had not taken the last ones (it was stalled).
+pub const GRAPH_INTERVALS_DROPPED: &str = "spanguard_graph_intervals_dropped_total";
 /// Malformed lines skipped by the `file` event source.
 pub const GRAPH_BAD_EVENT_LINES: &str = "spanguard_graph_bad_event_lines_total";
 

@@ -11,7 +11,7 @@ use super::sequence::SeqId;
 use super::threshold::ThresholdMethod;
 use super::tracking::{Outcome, Tracker};
 use crate::attributes::{boolean, double, string, strings};
-use crate::{Contribution, Detector, Trace, Window, WindowScore};
+use crate::{Contribution, Detector, Evidence, Trace, Window, WindowScore};
 
 /// The detector's name (`anomaly.detectors`, metric labels).
 pub const NAME: &str = "frequency";
@@ -344,7 +344,7 @@ impl Detector for FrequencyDetector {
         NAME
     }
 
-    fn score(&mut self, window: &Window) -> WindowScore {
+    fn score(&mut self, window: &Window, _evidence: &Evidence) -> WindowScore {
         let v = self.evaluate(&window.traces);
         let mut attributes = vec![
             double(DISTANCE, v.distance),

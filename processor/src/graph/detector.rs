@@ -1,11 +1,8 @@
 //! The graph detector in the pipeline: a window of traces takes the verdict of the data-exchange interval(s)
 //! it overlaps (or the one just before it, since an interval is scored only after it ends).
 
-use std::sync::Arc;
-
-use super::feed::IntervalLog;
 use crate::attributes::{double, strings};
-use crate::{Contribution, Detector, Window, WindowScore};
+use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
 /// `anomaly.graph.score`: the worst overlapping interval's score (double).
 pub const SCORE: &str = "anomaly.graph.score";
@@ -17,19 +14,17 @@ pub const SERVICES: &str = "anomaly.graph.services";
 /// Services named in `anomaly.graph.services`.
 const WORST: usize = 3;
 
-/// Reads scored intervals; never touches the events, the model or a clock itself.
+/// Reads the scored intervals the processor received; never touches the events, the model or a clock itself.
 pub struct GraphDetector {
-    log: Arc<IntervalLog>,
     interval_ns: u64,
     /// Said once that the events and the traces do not overlap in time.
     warned: bool,
 }
 
 impl GraphDetector {
-    /// A detector over the intervals of `log`, `interval_ns` long.
-    pub fn new(log: Arc<IntervalLog>, interval_ns: u64) -> Self {
+    /// A detector over intervals `interval_ns` long.
+    pub fn new(interval_ns: u64) -> Self {
         Self {
-            log,
             interval_ns,
             warned: false,
         }
@@ -37,8 +32,8 @@ impl GraphDetector {
 
     /// Events and traces from different times (a recorded events file beside live traces, clocks apart) give
     /// every window no interval at all: said once, with both time ranges, instead of silence.
-    fn warn_if_apart(&mut self, start: u64, end: u64) {
-        let Some((first, last)) = self.log.covered() else {
+    fn warn_if_apart(&mut self, evidence: &Evidence, start: u64, end: u64) {
+        let Some((first, last)) = evidence.intervals_covered() else {
             return;
         };
         let apart = last.saturating_add(2 * self.interval_ns) < start || first > end;
@@ -62,16 +57,16 @@ impl Detector for GraphDetector {
         "graph"
     }
 
-    fn score(&mut self, window: &Window) -> WindowScore {
+    fn score(&mut self, window: &Window, evidence: &Evidence) -> WindowScore {
         let (start, end) = (window.start_ns(), window.end_ns());
         // The intervals the window's spans fall in; when none is scored yet (the current interval is still
         // open), the one that ended just before the window began.
-        let mut intervals = self.log.overlapping(start, end);
+        let mut intervals = evidence.intervals_overlapping(start, end);
         if intervals.is_empty() {
-            intervals = self.log.overlapping(start.saturating_sub(self.interval_ns), start);
+            intervals = evidence.intervals_overlapping(start.saturating_sub(self.interval_ns), start);
         }
         if intervals.is_empty() {
-            self.warn_if_apart(start, end);
+            self.warn_if_apart(evidence, start, end);
         }
         let Some(worst) = intervals.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
             return WindowScore {
@@ -158,21 +153,21 @@ mod tests {
 
     #[test]
     fn a_window_takes_the_verdict_of_the_intervals_it_falls_in() {
-        let log = IntervalLog::new();
-        log.push(interval(10 * S, true));
-        log.push(interval(11 * S, false));
-        let mut d = GraphDetector::new(log.clone(), S);
+        let mut e = Evidence::default();
+        e.push_interval(interval(10 * S, true).into());
+        e.push_interval(interval(11 * S, false).into());
+        let mut d = GraphDetector::new(S);
         // Inside the normal interval right after an anomalous one: not flagged by its neighbour.
-        assert!(!d.score(&window(11 * S + 100, 11 * S + 900)).anomalous);
+        assert!(!d.score(&window(11 * S + 100, 11 * S + 900), &e).anomalous);
         // Inside the anomalous one.
-        assert!(d.score(&window(10 * S + 100, 10 * S + 900)).anomalous);
+        assert!(d.score(&window(10 * S + 100, 10 * S + 900), &e).anomalous);
         // Straddling both: flagged.
-        assert!(d.score(&window(10 * S + 500, 11 * S + 500)).anomalous);
+        assert!(d.score(&window(10 * S + 500, 11 * S + 500), &e).anomalous);
         // Beyond the last scored interval (still open): the one just before it.
-        let s = d.score(&window(12 * S + 100, 12 * S + 200));
+        let s = d.score(&window(12 * S + 100, 12 * S + 200), &e);
         assert!(!s.anomalous);
         assert_eq!(s.score, 1.0);
         // Long after: nothing to go by.
-        assert!(d.score(&window(20 * S, 20 * S + 1)).score.is_nan());
+        assert!(d.score(&window(20 * S, 20 * S + 1), &e).score.is_nan());
     }
 }

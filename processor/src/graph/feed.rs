@@ -1,67 +1,52 @@
-//! Between an event source (a file being written, the eBPF probe) and the graph detector: a thread that turns
-//! events into scored intervals and keeps the recent ones where the detector can read them. Inference stays off
-//! the processor's task, and ONNX Runtime's session lives on this one thread (`run` takes `&mut self`).
+//! Between an event source (a file being written, the eBPF probe) and the processor: a thread that turns events
+//! into scored intervals and sends each to the processor over a bounded channel ([`crate::evidence`]).
+//! Inference stays off the processor's task, and ONNX Runtime's session lives on this one thread (`run` takes
+//! `&mut self`).
 
-use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use spanguard_ebpf_probe::ExchangeEvent;
 use spanguard_telemetry::{names, Registry};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::watch;
 
 use super::score::{GraphScorer, IntervalScore};
+use crate::evidence::IntervalSender;
 
-/// Scored intervals kept for windows to look up.
-const KEPT: usize = 720;
+/// The latest scored interval, for whoever paces itself on the feed (the demo, tests): a watch channel the
+/// feed overwrites. The processor never reads it; it judges windows by what arrives on its channel.
+#[derive(Clone)]
+pub struct Latest(watch::Receiver<Option<Arc<IntervalScore>>>);
 
-/// The recent scored intervals, shared between the feed thread and the detector.
-#[derive(Default)]
-pub struct IntervalLog {
-    recent: Mutex<VecDeque<Arc<IntervalScore>>>,
-}
-
-impl IntervalLog {
-    /// An empty log.
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
-    }
-
-    /// Adds a scored interval, forgetting the oldest beyond [`KEPT`].
-    pub fn push(&self, s: IntervalScore) {
-        let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        r.push_back(Arc::new(s));
-        while r.len() > KEPT {
-            r.pop_front();
-        }
-    }
-
-    /// The intervals that overlap `[start, end]` (ns).
-    pub fn overlapping(&self, start: u64, end: u64) -> Vec<Arc<IntervalScore>> {
-        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        r.iter().filter(|s| s.start <= end && s.end > start).cloned().collect()
-    }
-
-    /// The time the remembered intervals cover, `(first start, last end)` in ns.
-    pub fn covered(&self) -> Option<(u64, u64)> {
-        let r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-        Some((r.front()?.start, r.back()?.end))
-    }
-
-    /// The most recent interval.
-    pub fn latest(&self) -> Option<Arc<IntervalScore>> {
-        self.recent.lock().unwrap_or_else(|p| p.into_inner()).back().cloned()
+impl Latest {
+    /// The most recent interval scored, if any.
+    pub fn get(&self) -> Option<Arc<IntervalScore>> {
+        self.0.borrow().clone()
     }
 }
 
 /// Runs the feed on its own thread until `events` closes; closes the open interval when no event came for two
 /// interval lengths (a quiet source must still get its last interval scored).
+///
+/// Scored intervals go to `intervals` without waiting: when the processor has not taken the last [`KEPT`]
+/// (it is stalled behind its exporters), an interval is dropped and counted, and the feed keeps up with the
+/// events.
+///
+/// [`KEPT`]: crate::evidence::KEPT
 pub fn spawn(
     mut scorer: GraphScorer,
     events: Receiver<ExchangeEvent>,
-    log: Arc<IntervalLog>,
+    intervals: IntervalSender,
     registry: &Registry,
-) -> std::thread::JoinHandle<()> {
+) -> (std::thread::JoinHandle<()>, Latest) {
     let counted = registry.counter(names::GRAPH_EVENTS, "Exchange events fed to the graph detector.", &[]);
+    let dropped = registry.counter(
+        names::GRAPH_INTERVALS_DROPPED,
+        "Scored intervals the processor was too busy to take.",
+        &[],
+    );
+    let (latest_tx, latest) = watch::channel(None);
     let normal = registry.counter(
         names::GRAPH_INTERVALS,
         "Intervals scored by the graph detector.",
@@ -73,7 +58,7 @@ pub fn spawn(
         &[("anomalous", "true")],
     );
     let idle = std::time::Duration::from_nanos(scorer.model().interval_ns().saturating_mul(2));
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("graph-feed".into())
         .spawn(move || {
             let publish = |scores: Result<Vec<IntervalScore>, super::runtime::RuntimeError>| match scores {
@@ -92,7 +77,19 @@ pub fn spawn(
                         } else {
                             normal.inc();
                         }
-                        log.push(s);
+                        let s = Arc::new(s);
+                        latest_tx.send_replace(Some(s.clone()));
+                        match intervals.try_send(s) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full(_)) => {
+                                if dropped.get() == 0 {
+                                    tracing::warn!("graph detector: the processor is not taking scored intervals (stalled behind its exporters?); dropping them, counted in spanguard_graph_intervals_dropped_total");
+                                }
+                                dropped.inc();
+                            }
+                            // The pipeline has stopped (or never started): nobody judges windows any more.
+                            Err(TrySendError::Closed(_)) => {}
+                        }
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "graph scoring failed for an interval"),
@@ -111,5 +108,6 @@ pub fn spawn(
                 }
             }
         })
-        .expect("spawning a thread only fails when the process is out of resources")
+        .expect("spawning a thread only fails when the process is out of resources");
+    (thread, Latest(latest))
 }
