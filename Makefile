@@ -27,6 +27,8 @@ test: setup
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@command -v cargo-machete > /dev/null || cargo install --locked cargo-machete
+	cargo machete
 
 # Every fuzz target for SECS seconds (default 60); nightly toolchain, cargo-fuzz installed if absent.
 fuzz: setup
