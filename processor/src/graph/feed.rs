@@ -6,7 +6,7 @@
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use spanguard_ebpf_probe::ExchangeEvent;
+use spanguard_exchange::ExchangeEvent;
 use spanguard_telemetry::{names, Registry};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::watch;

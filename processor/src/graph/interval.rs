@@ -8,7 +8,7 @@
 use std::hash::{Hash, Hasher};
 
 use hashbrown::{Equivalent, HashMap};
-use spanguard_ebpf_probe::{ExchangeEvent, Target};
+use spanguard_exchange::{ExchangeEvent, Target};
 
 use super::roles::{normalize_path, normalize_thread, process_role, unresolved_peer};
 
@@ -371,7 +371,7 @@ pub fn build_intervals(events: &[ExchangeEvent], interval_ns: u64) -> (GraphBuil
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spanguard_ebpf_probe::Op;
+    use spanguard_exchange::Op;
 
     const S: u64 = 1_000_000_000;
 

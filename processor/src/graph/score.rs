@@ -6,7 +6,7 @@
 
 use hashbrown::HashMap;
 use serde::Serialize;
-use spanguard_ebpf_probe::ExchangeEvent;
+use spanguard_exchange::ExchangeEvent;
 
 use super::autoencoder::Autoencoder;
 use super::interval::{GraphBuilder, IntervalGraph, NodeId, Nodes};

@@ -6,7 +6,7 @@
 //! far a tail, so the rule sits above every validation interval with a 10 % margin and at least 4σ above their
 //! mean (a Gaussian tail of 0.003 %). Measured false-alarm rates are in the README.
 
-use spanguard_ebpf_probe::ExchangeEvent;
+use spanguard_exchange::ExchangeEvent;
 
 use super::autoencoder::{Architecture, Autoencoder, TrainSettings};
 use super::interval::{build_intervals, IntervalGraph};
