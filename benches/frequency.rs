@@ -3,12 +3,12 @@
 //! at most 2 µs with the evidence method (issue 13).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use spanguard::workload::rng::Rng;
-use spanguard::workload::socialnet::{paper_sets, Kind, SocialNetwork};
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::{train, FrequencyDetector, TrainOptions};
 use spanguard_processor::offline::assemble;
+use spanguard_testkit::workload::rng::Rng;
+use spanguard_testkit::workload::socialnet::{paper_sets, Kind, SocialNetwork};
 
 fn bench(c: &mut Criterion) {
     let sets = paper_sets(0);

@@ -2,11 +2,11 @@
 //! core; < 1 ms of inference per interval for E ≤ 2000 edges.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spanguard::workload::lte::{events, Scenario};
 use spanguard_processor::graph::autoencoder::{Architecture, Autoencoder};
 use spanguard_processor::graph::interval::GraphBuilder;
 use spanguard_processor::graph::onnx::export;
 use spanguard_processor::graph::runtime::Reconstructor;
+use spanguard_testkit::workload::lte::{events, Scenario};
 
 const I: u64 = 5_000_000_000;
 

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use prost::Message;
-use spanguard::bench::shape::{Shape, Template};
 use spanguard_processor::assembly::Assembler;
 use spanguard_processor::enrich::{enrich, window_attributes};
 use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
 use spanguard_processor::{Appended, SpanRecord, Trace, Window};
 use spanguard_receiver::{decode_request, Encoding};
+use spanguard_testkit::bench::shape::{Shape, Template};
 
 /// The binary's allocator, so the numbers are the pipeline's.
 #[global_allocator]

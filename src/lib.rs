@@ -9,6 +9,7 @@ pub mod detectors;
 pub mod pipeline;
 pub mod progress;
 pub mod signals;
-pub mod sink;
 pub mod traces;
-pub mod workload;
+
+// The testkit's generators and sink, under the names the commands use.
+use spanguard_testkit::{sink, workload};

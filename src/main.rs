@@ -276,6 +276,9 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    // Listening for signals before anything starts: a SIGTERM right after the start-up line (an orchestrator's
+    // quick stop) must drain, not kill the process with the default action.
+    let signals = Signals::listen()?;
     let registry = spanguard_telemetry::Registry::new();
     let built = spanguard::detectors::build(&config.processor.name, &config.processor.config, &registry)?;
     let described = built.described.join("; ");
@@ -296,7 +299,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         metrics = %running.metrics_addr.map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics")),
         "spanguard running"
     );
-    wait_for_signal().await?;
+    signals.wait().await;
     tracing::info!("signal received: draining");
     let report = running.shutdown(config.service.shutdown_timeout).await;
     built.background.stop();
@@ -312,13 +315,25 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, registered with tokio.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

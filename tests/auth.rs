@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use prost::Message;
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::sink::Sink;
 
 const TOKEN: &str = "t0k3n-for-tests";
 

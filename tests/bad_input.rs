@@ -7,8 +7,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use prost::Message;
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::sink::Sink;
 
 async fn start(extra_receiver: &str) -> (Sink, spanguard::pipeline::Running) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();

@@ -9,11 +9,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
-use spanguard::workload::rng::Rng;
-use spanguard::workload::socialnet::{Kind, SocialNetwork};
 use spanguard_processor::frequency::{train, TrainOptions};
 use spanguard_processor::offline::assemble;
+use spanguard_testkit::sink::Sink;
+use spanguard_testkit::workload::rng::Rng;
+use spanguard_testkit::workload::socialnet::{Kind, SocialNetwork};
 
 fn string_attr(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<String> {
     match common::attr(span, key) {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message;
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::sink::Sink;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downstream_down_then_up_delivers_every_span_once() {

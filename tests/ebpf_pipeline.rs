@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
+use spanguard_testkit::sink::Sink;
 
 fn root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -267,8 +267,8 @@ fn write_jaeger(path: &PathBuf, requests: &[ExportTraceServiceRequest]) {
 
 #[test]
 fn jaeger_json_train_and_score() {
-    use spanguard::workload::rng::Rng;
-    use spanguard::workload::socialnet::{Kind, SocialNetwork};
+    use spanguard_testkit::workload::rng::Rng;
+    use spanguard_testkit::workload::socialnet::{Kind, SocialNetwork};
     let dir = tempfile::tempdir().unwrap();
     let g = SocialNetwork::default();
     let mut rng = Rng::new(11);
@@ -371,8 +371,8 @@ fn a_bad_line_is_named_or_skipped() {
 
 #[test]
 fn eval_catches_a_sustained_low_rate_attack_with_cusum() {
-    use spanguard::workload::rng::Rng;
-    use spanguard::workload::socialnet::{Kind, SocialNetwork};
+    use spanguard_testkit::workload::rng::Rng;
+    use spanguard_testkit::workload::socialnet::{Kind, SocialNetwork};
     let dir = tempfile::tempdir().unwrap();
     let g = SocialNetwork::default();
     let mut rng = Rng::new(5);

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
 use spanguard_processor::frequency::{train, FrequencyDetector, TrainOptions};
 use spanguard_processor::offline::assemble;
+use spanguard_testkit::sink::Sink;
 
 /// Every span of `req`.
 fn spans_mut(

@@ -1,10 +1,10 @@
 //! Reproduction of Jacob, Qiao, Lee (ICISSP 2021) §4.2 on traces shaped like the paper's DeathStarBench social
 //! network, and the measured improvements beyond it.
 
-use spanguard::workload::socialnet::paper_sets;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::{train, FrequencyDetector, TrainOptions};
 use spanguard_processor::offline::assemble;
+use spanguard_testkit::workload::socialnet::paper_sets;
 
 /// Paper, §4.2.7: mean 0.1701, σ 0.0208, threshold 0.2117, attack 0.2171.
 const PAPER: (f64, f64, f64, f64) = (0.1701, 0.0208, 0.2117, 0.2171);

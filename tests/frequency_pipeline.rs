@@ -8,12 +8,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
-use spanguard::workload::socialnet::paper_sets;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::{train, FrequencyDetector, TrainOptions};
 use spanguard_processor::offline::assemble;
+use spanguard_testkit::sink::Sink;
+use spanguard_testkit::workload::socialnet::paper_sets;
 
 fn f64_attr(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<f64> {
     match common::attr(span, key) {

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use spanguard::workload::lte::{events, Scenario};
 use spanguard_ebpf_probe::ExchangeEvent;
 use spanguard_processor::graph::autoencoder::Autoencoder;
 use spanguard_processor::graph::interval::build_intervals;
@@ -16,6 +15,7 @@ use spanguard_processor::graph::model::{GraphModel, UnknownEdgePolicy};
 use spanguard_processor::graph::runtime::Reconstructor;
 use spanguard_processor::graph::score::GraphScorer;
 use spanguard_processor::graph::train::{save, train_graph, GraphTrainOptions, Trained};
+use spanguard_testkit::workload::lte::{events, Scenario};
 
 const I: u64 = 5_000_000_000;
 const T0: u64 = 1_700_000_000_000_000_000;

@@ -6,11 +6,11 @@ mod common;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
-use spanguard::workload::lte::{events, Scenario};
 use spanguard_ebpf_probe::file::write_events;
 use spanguard_processor::graph::autoencoder::TrainSettings;
 use spanguard_processor::graph::train::{save, train_graph, GraphTrainOptions};
+use spanguard_testkit::sink::Sink;
+use spanguard_testkit::workload::lte::{events, Scenario};
 
 const S: u64 = 1_000_000_000;
 const T: u64 = 1_700_000_000_000_000_000;

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spanguard::bench::child::{RunConfig, Spanguard};
-use spanguard::bench::generator::Generator;
-use spanguard::bench::shape::{Shape, Template};
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::bench::generator::Generator;
+use spanguard_testkit::bench::shape::{Shape, Template};
+use spanguard_testkit::sink::Sink;
 
 fn template() -> Arc<Template> {
     let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/onlineboutique.otlp.jsonl.gz");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::kv;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::sink::Sink;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_requests_and_spans_are_cut_to_the_limits_and_counted() {

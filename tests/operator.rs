@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use spanguard::sink::Sink;
+use spanguard_testkit::sink::Sink;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spanguard"))
@@ -261,8 +261,9 @@ service:
     }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let rest: String = lines.map_while(Result::ok).map(|l| format!("\n{l}")).collect();
-    assert!(child.wait().unwrap().success());
     let all = seen.join("\n") + &rest;
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}:\n{all}");
     assert!(!all.contains('\x1b'), "no ANSI escapes in a piped log:\n{all}");
     // And the start-up line is for people: receivers, exporters, detectors, no Rust debug formatting.
     let start = seen.last().unwrap();

@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use spanguard::sink::Sink;
+use spanguard_testkit::sink::Sink;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_through_the_passthrough_example() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use opentelemetry_otlp::Protocol;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use spanguard::sink::Sink;
+use spanguard_testkit::sink::Sink;
 
 async fn roundtrip(protocol: Protocol) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();

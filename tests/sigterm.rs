@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use spanguard::sink::Sink;
+use spanguard_testkit::sink::Sink;
 
 /// Starts `spanguard run` on `config_text` and returns the child and its gRPC address (read from its log).
 pub fn spawn(config_text: &str, dir: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {

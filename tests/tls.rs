@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
-use spanguard::sink::Sink;
 use spanguard_telemetry::names;
+use spanguard_testkit::sink::Sink;
 
 /// A CA and what it signed, written as PEM files.
 struct Pki {

@@ -5,9 +5,8 @@
 //! reported per core of spanguard, since the generator and the sink share the same two cores.
 
 pub mod child;
-pub mod generator;
-pub mod latency;
-pub mod shape;
+
+pub use spanguard_testkit::bench::{generator, latency, shape};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use spanguard_config::OtlpExporterConfig;
 use spanguard_exporter::{GrpcBody, GrpcClient};
 
 use super::shape::Template;
+use crate::TestkitError;
 
 /// What the generator did, shared with the run that watches it.
 #[derive(Default)]
@@ -50,8 +51,9 @@ impl Generator {
         streams: usize,
         rate: Option<f64>,
         seq: Arc<AtomicU64>,
-    ) -> anyhow::Result<Generator> {
-        let config: OtlpExporterConfig = serde_yaml::from_str(&format!("endpoint: {endpoint:?}\ntimeout: 10s"))?;
+    ) -> Result<Generator, TestkitError> {
+        let config: OtlpExporterConfig = serde_yaml::from_str(&format!("endpoint: {endpoint:?}\ntimeout: 10s"))
+            .map_err(TestkitError::SenderConfig)?;
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let period = rate.map(|r| Duration::from_secs_f64(template.spans as f64 * streams as f64 / r.max(1.0)));

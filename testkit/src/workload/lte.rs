@@ -14,7 +14,7 @@
 //! Normal variations that must not alarm: migration (new hosts, pids, containers, IPs), scale-out (more
 //! replicas), load swings, and genuine SPGW restarts (with their file and memory activity).
 
-use spanguard_ebpf_probe::{ExchangeEvent, Op, Target};
+use spanguard_exchange::{ExchangeEvent, Op, Target};
 use spanguard_processor::graph::roles::fnv1a;
 
 use super::rng::Rng;

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -16,6 +15,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use spanguard_processor::attributes::{int, string};
+
+use crate::TestkitError;
 
 /// What one request holds.
 #[derive(Debug, Clone, Copy)]
@@ -84,10 +85,12 @@ fn attribute(i: usize, service: &str, operation: &str) -> KeyValue {
     }
 }
 
+/// A span's service, name and kind.
+type SpanShape = (String, String, i32);
+
 /// (service, span name, kind) of the first `spans` spans, by start time, of every dataset trace that has that many.
-fn dataset_traces(path: &Path, spans: usize) -> anyhow::Result<Vec<Vec<(String, String, i32)>>> {
-    let file = spanguard_receiver::file::read_trace_file(path, true)
-        .with_context(|| format!("reading span shapes from {}", path.display()))?;
+fn dataset_traces(path: &Path, spans: usize) -> Result<Vec<Vec<SpanShape>>, TestkitError> {
+    let file = spanguard_receiver::file::read_trace_file(path, true).map_err(TestkitError::Dataset)?;
     // trace id → (start, service, name, kind) of its spans
     type Spans = Vec<(u64, String, String, i32)>;
     let mut by_trace: BTreeMap<Vec<u8>, Spans> = BTreeMap::new();
@@ -121,16 +124,21 @@ fn dataset_traces(path: &Path, spans: usize) -> anyhow::Result<Vec<Vec<(String, 
         })
         .collect();
     if out.is_empty() {
-        bail!("{} has no trace with {spans} spans or more", path.display());
+        return Err(TestkitError::Shape(format!(
+            "{} has no trace with {spans} spans or more",
+            path.display()
+        )));
     }
     Ok(out)
 }
 
 impl Template {
     /// Builds the template from the dataset's span shapes.
-    pub fn from_dataset(path: &Path, shape: Shape) -> anyhow::Result<Template> {
+    pub fn from_dataset(path: &Path, shape: Shape) -> Result<Template, TestkitError> {
         if shape.traces == 0 || shape.traces > u16::MAX as usize || shape.spans == 0 || shape.spans > 255 {
-            bail!("a request needs 1..65535 traces of 1..255 spans");
+            return Err(TestkitError::Shape(
+                "a request needs 1..65535 traces of 1..255 spans".to_owned(),
+            ));
         }
         let source = dataset_traces(path, shape.spans)?;
         let mut by_service: BTreeMap<String, Vec<Span>> = BTreeMap::new();
@@ -203,11 +211,11 @@ impl Template {
         }
         let spans = shape.traces * shape.spans;
         if trace_ids.len() != spans || times.len() != 2 * spans {
-            bail!(
+            return Err(TestkitError::Shape(format!(
                 "template patch points: {} trace ids and {} timestamps for {spans} spans",
                 trace_ids.len(),
                 times.len()
-            );
+            )));
         }
         Ok(Template {
             bytes,
@@ -242,7 +250,7 @@ mod tests {
     use super::*;
 
     fn dataset() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/onlineboutique.otlp.jsonl.gz")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/onlineboutique.otlp.jsonl.gz")
     }
 
     #[test]

@@ -1,0 +1,18 @@
+//! Errors of the testkit's fallible parts (reading a dataset for the request template, starting the sender).
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TestkitError {
+    /// The dataset the request template is built from cannot be read.
+    #[error("reading span shapes: {0}")]
+    Dataset(#[source] spanguard_receiver::file::TraceFileError),
+    /// The dataset or the requested shape cannot make a template.
+    #[error("{0}")]
+    Shape(String),
+    /// The sender's endpoint does not make an exporter config.
+    #[error("the benchmark sender's endpoint: {0}")]
+    SenderConfig(#[source] serde_yaml::Error),
+    /// The sender's gRPC client cannot be built.
+    #[error("the benchmark sender: {0}")]
+    Client(#[from] spanguard_exporter::ExporterError),
+}
