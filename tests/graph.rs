@@ -223,7 +223,7 @@ fn scenarios_detection_and_false_alarms() {
     eprintln!("{}", report.join("\n"));
     // Where: the false-DDN attack is blamed on the signalling path, not spread evenly.
     let (t, dir) = trained();
-    assert_eq!(t.model.unknown_edge_policy, UnknownEdgePolicy::Alert);
+    assert_eq!(t.model.unknown_edge_policy, UnknownEdgePolicy::Communication);
     let mut scorer = GraphScorer::from_dir(dir.path()).unwrap();
     let s = &scorer
         .score_all(&events(Scenario::FalseDdn, T0 + 30_000 * I, 3, I, 9))

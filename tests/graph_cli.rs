@@ -78,7 +78,7 @@ fn generate_train_score() {
         serde_json::from_slice(&std::fs::read(f("model/graph/graph.json")).unwrap()).unwrap();
     assert_eq!(model["format"], "spanguard.graph");
     assert_eq!(model["interval_ms"], 2000);
-    assert_eq!(model["unknown_edge_policy"], "alert");
+    assert_eq!(model["unknown_edge_policy"], "communication");
     assert!(model["threshold"]["value"].as_f64().unwrap() > 0.0);
     assert_eq!(
         model["groups"].as_array().unwrap().len(),

@@ -15,7 +15,10 @@ use super::output::Format;
 /// `--unknown-edge-policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyArg {
-    /// An edge never seen in training flags its interval by itself.
+    /// A never-seen communication (socket or pipe edge) flags its interval by itself; never-seen file and memory
+    /// accesses are reported and left to the reconstruction error.
+    Communication,
+    /// Any edge never seen in training flags its interval by itself (the paper).
     Alert,
     /// Never-seen edges are reported; only the reconstruction error decides.
     Ignore,
@@ -43,7 +46,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1500)]
     pub epochs: usize,
     /// What an edge never seen in training does.
-    #[arg(long, value_enum, default_value = "alert")]
+    #[arg(long, value_enum, default_value = "communication")]
     pub unknown_edge_policy: PolicyArg,
     /// Seed of the initial weights.
     #[arg(long, default_value_t = 7)]
@@ -80,6 +83,7 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<()> {
             ..TrainSettings::default()
         },
         unknown_edge_policy: match args.unknown_edge_policy {
+            PolicyArg::Communication => UnknownEdgePolicy::Communication,
             PolicyArg::Alert => UnknownEdgePolicy::Alert,
             PolicyArg::Ignore => UnknownEdgePolicy::Ignore,
         },

@@ -10,7 +10,7 @@ use std::hash::{Hash, Hasher};
 use hashbrown::{Equivalent, HashMap};
 use spanguard_exchange::{ExchangeEvent, Target};
 
-use super::roles::{normalize_path, normalize_thread, process_role, unresolved_peer};
+use super::roles::{file_node, normalize_thread, process_role, unresolved_peer, MEMORY_PREFIX, PIPE_PEER};
 
 /// Index of a node (role) name.
 pub type NodeId = u32;
@@ -245,7 +245,7 @@ impl GraphBuilder {
                         if self.files.len() >= CACHE_LIMIT {
                             self.files.clear();
                         }
-                        let id = self.nodes.id(&format!("file:{}", normalize_path(path)));
+                        let id = self.nodes.id(&file_node(path));
                         self.files.insert(path.as_str().into(), id);
                         id
                     }
@@ -257,7 +257,7 @@ impl GraphBuilder {
                 let mem = match self.memory.get(&group) {
                     Some(id) => *id,
                     None => {
-                        let id = self.nodes.id(&format!("mem:{}", self.nodes.name(group)));
+                        let id = self.nodes.id(&format!("{MEMORY_PREFIX}{}", self.nodes.name(group)));
                         self.memory.insert(group, id);
                         id
                     }
@@ -269,7 +269,11 @@ impl GraphBuilder {
                 let p = self.string(proto);
                 let l = self.string(local);
                 let r = self.string(remote);
-                self.sockets.insert((p, l), group);
+                // An unnamed endpoint (an unbound unix socket) names no one: learning its owner would hand every
+                // other unnamed socket's traffic to whoever touched one last.
+                if !local.is_empty() {
+                    self.sockets.insert((p, l), group);
+                }
                 let key = PendingKey {
                     thread,
                     group,
@@ -320,7 +324,7 @@ impl GraphBuilder {
             // A writer's peer is whoever reads the pipe, a reader's whoever writes it.
             let peer = match self.pipes.get(&(k.peer, !k.outbound)) {
                 Some(owner) => *owner,
-                None => self.nodes.id("pipe"),
+                None => self.nodes.id(PIPE_PEER),
             };
             let (s, d) = if k.outbound { (k.thread, peer) } else { (peer, k.thread) };
             add(&mut direct, (s, d, k.group), w);

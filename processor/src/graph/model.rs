@@ -6,7 +6,7 @@
 //!   "groups": [{ "service": "enb", "edges": [0, 1] }, …],
 //!   "architecture": { "hidden": [4, …], "bottleneck": 6 },
 //!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36 },
-//!   "unknown_edge_policy": "alert", "training": { "intervals": 144, "events": 98311, "epochs": 300, "loss": … } }
+//!   "unknown_edge_policy": "communication", "training": { "intervals": 144, "events": 98311, "epochs": 300, "loss": … } }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -89,8 +89,15 @@ pub struct Threshold {
 pub enum UnknownEdgePolicy {
     /// An interval with an edge never seen in training is anomalous by itself (the paper's behaviour: a new
     /// data exchange is new behaviour).
-    #[default]
     Alert,
+    /// A never-seen *communication* — a socket or pipe edge, between roles or to an unknown peer — is anomalous by
+    /// itself; a never-seen access of a file or of a process's own memory is reported and left to the
+    /// reconstruction error. Real processes open files they did not open yesterday (a lazily imported module, a
+    /// new log segment, a locale file a restarted worker reads) while their communication partners stay fixed;
+    /// the paper (§8) names frequent pattern changes as its source of false alarms. The trade-off: a known role
+    /// reading a file it never read, with no new communication, is not flagged by this rule alone.
+    #[default]
+    Communication,
     /// Reported, but only the reconstruction error decides.
     Ignore,
 }

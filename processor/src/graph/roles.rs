@@ -6,10 +6,73 @@
 //!   path): `exe:<name>@<hash prefix>`. Replicas run the same binary, so they share a role.
 //! - **Thread role**: process role + thread name with digit runs normalized (`worker-3` → `worker-#`).
 //! - **File**: the path with digit runs and hex runs (≥ 6 characters holding a digit: ids, hashes) normalized.
+//!   Two kinds of file are one node each, because their names carry no role: the **code** a process loads
+//!   (shared objects, interpreter modules, package metadata: [`CODE_FILES`]) — a restarted Python service reads
+//!   hundreds of them, a different set each time as imports are lazy — and files in **temporary directories**
+//!   (`/tmp/*`, `/var/tmp/*`, `/dev/shm/*`), whose names are random by design (`mkstemp`).
 //! - **Socket peer**: the role that owns the remote endpoint as its local endpoint, learned from the events
 //!   themselves; unresolved peers become `net:<proto>:<port>`, or `net:<proto>:ephemeral` for ports ≥ 32768.
 //! - **Pipe peer**: the role at the other end, learned likewise; `pipe` when unknown.
 //! - **Memory**: `mem:<process role>`.
+
+/// Prefix of file nodes.
+pub const FILE_PREFIX: &str = "file:";
+/// Prefix of a process role's memory node.
+pub const MEMORY_PREFIX: &str = "mem:";
+/// Prefix of unresolved network peers.
+pub const NET_PREFIX: &str = "net:";
+/// The peer of a pipe whose other end is unknown.
+pub const PIPE_PEER: &str = "pipe";
+/// The node of every code file a process loads.
+pub const CODE_FILES: &str = "file:<code>";
+
+/// Directories whose entries are named at random by design.
+const TEMP_DIRS: [&str; 3] = ["/tmp/", "/var/tmp/", "/dev/shm/"];
+/// File extensions of loadable code (a trailing `.so.1.2` version counts as `.so`).
+const CODE_EXTENSIONS: [&str; 14] = [
+    "so", "pyc", "pyo", "py", "pyd", "pm", "pl", "rb", "jar", "class", "js", "mjs", "node", "wasm",
+];
+/// Directory names that hold installed packages.
+const PACKAGE_DIRS: [&str; 5] = [
+    "site-packages",
+    "dist-packages",
+    "node_modules",
+    "lib-dynload",
+    "__pycache__",
+];
+
+/// Whether `path` names loadable code: a shared object or an interpreter module, or anything inside an
+/// installed-package directory (their metadata is read at import too).
+pub fn is_code(path: &str) -> bool {
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        if !last {
+            if PACKAGE_DIRS.contains(&part) || part.ends_with(".dist-info") || part.ends_with(".egg-info") {
+                return true;
+            }
+            continue;
+        }
+        return part.split('.').skip(1).any(|ext| CODE_EXTENSIONS.contains(&ext));
+    }
+    false
+}
+
+/// The node of a file: [`CODE_FILES`] for code, `file:<temp dir>*` for temporary files, else the normalized path.
+pub fn file_node(path: &str) -> String {
+    if is_code(path) {
+        return CODE_FILES.to_owned();
+    }
+    if let Some(dir) = TEMP_DIRS.iter().find(|d| path.starts_with(**d)) {
+        return format!("{FILE_PREFIX}{dir}*");
+    }
+    format!("{FILE_PREFIX}{}", normalize_path(path))
+}
+
+/// Whether a node is a file or a process's memory: an edge to one is an access, not a communication.
+pub fn is_local_node(name: &str) -> bool {
+    name.starts_with(FILE_PREFIX) || name.starts_with(MEMORY_PREFIX)
+}
 
 /// Normalizes a thread name: digit runs become `#`.
 pub fn normalize_thread(comm: &str) -> String {
@@ -66,9 +129,9 @@ pub fn port_of(endpoint: &str) -> Option<u16> {
 /// The generic node of an unresolved socket peer.
 pub fn unresolved_peer(proto: &str, remote: &str) -> String {
     match port_of(remote) {
-        Some(p) if p < 32768 => format!("net:{proto}:{p}"),
-        Some(_) => format!("net:{proto}:ephemeral"),
-        None => format!("net:{proto}:?"),
+        Some(p) if p < 32768 => format!("{NET_PREFIX}{proto}:{p}"),
+        Some(_) => format!("{NET_PREFIX}{proto}:ephemeral"),
+        None => format!("{NET_PREFIX}{proto}:?"),
     }
 }
 
@@ -114,6 +177,36 @@ mod tests {
             "/tmp/cafebabe/x",
             "all-letter hex words stay"
         );
+    }
+
+    #[test]
+    fn code_and_temporary_files_are_one_node_each() {
+        for code in [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "/usr/lib/python3.11/__pycache__/enum.cpython-311.pyc",
+            "/srv/app/.venv/lib/python3.11/site-packages/redis-5.2.1.dist-info/METADATA",
+            "/usr/lib/python3.11/lib-dynload/_bz2.cpython-311-x86_64-linux-gnu.so",
+            "/usr/lib/x86_64-linux-gnu/perl-base/Carp.pm",
+            "/opt/app/node_modules/express/package.json",
+            "/opt/app/lib/app.jar",
+        ] {
+            assert_eq!(file_node(code), CODE_FILES, "{code}");
+        }
+        for data in [
+            "/etc/passwd",
+            "/etc/ssl/openssl.cnf",
+            "/srv/pgdata/base/16385/2617",
+            "/srv/run/secrets/auth-signing.key",
+            "/var/log/app.log",
+            "/srv/app/config.json",
+        ] {
+            assert_ne!(file_node(data), CODE_FILES, "{data}");
+        }
+        assert_eq!(file_node("/tmp/cvyn7pdu"), "file:/tmp/*");
+        assert_eq!(file_node("/dev/shm/psm_1a2b"), "file:/dev/shm/*");
+        assert_eq!(file_node("/etc/oai/mme.conf"), "file:/etc/oai/mme.conf");
+        assert!(is_local_node("file:/etc/passwd") && is_local_node("mem:auth"));
+        assert!(!is_local_node("net:tcp:4444") && !is_local_node("catalogue/gunicorn"));
     }
 
     #[test]

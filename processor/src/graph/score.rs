@@ -11,6 +11,7 @@ use spanguard_exchange::ExchangeEvent;
 use super::autoencoder::Autoencoder;
 use super::interval::{GraphBuilder, IntervalGraph, NodeId, Nodes};
 use super::model::{GraphModel, UnknownEdgePolicy};
+use super::roles::is_local_node;
 use super::runtime::{Reconstructor, RuntimeError};
 
 /// Something that reconstructs rows of autoencoder input: ONNX Runtime in service, the Rust network in training.
@@ -92,6 +93,15 @@ pub struct IntervalScore {
 
 const TOP: usize = 5;
 
+/// An interval's autoencoder input and what the model does not know about it.
+struct Features {
+    row: Vec<f32>,
+    /// `src->dst` of the edges never seen in training, sorted.
+    unknown: Vec<String>,
+    /// Whether one of them is a communication (neither end a file nor memory).
+    new_communication: bool,
+}
+
 /// Turns events into scored intervals.
 pub struct GraphScorer {
     model: GraphModel,
@@ -133,7 +143,7 @@ impl GraphScorer {
 
     /// Input rows of graphs built by another builder, whose node names are `nodes`.
     pub fn features_built_by(&self, graphs: &[IntervalGraph], nodes: &Nodes) -> Vec<Vec<f32>> {
-        graphs.iter().map(|g| self.features_in(g, Some(nodes)).0).collect()
+        graphs.iter().map(|g| self.features_in(g, Some(nodes)).row).collect()
     }
 
     /// Adds an event; returns the intervals it closed, scored.
@@ -152,21 +162,21 @@ impl GraphScorer {
 
     /// Input row of a graph built by this scorer, and the names of its edges the model has never seen.
     pub fn features(&self, g: &IntervalGraph) -> (Vec<f32>, Vec<String>) {
-        self.features_in(g, None)
+        let f = self.features_in(g, None);
+        (f.row, f.unknown)
     }
 
     /// As [`GraphScorer::features`], for a graph whose node ids are those of `nodes` (another builder's).
-    fn features_in(&self, g: &IntervalGraph, nodes: Option<&Nodes>) -> (Vec<f32>, Vec<String>) {
+    fn features_in(&self, g: &IntervalGraph, nodes: Option<&Nodes>) -> Features {
         let mut row = vec![0.0f32; self.model.edges.len()];
         let mut unknown = Vec::new();
+        let mut new_communication = false;
+        let names = nodes.unwrap_or(&self.builder.nodes);
         for e in &g.edges {
-            let (key, name) = match nodes {
-                None => (Some((e.src, e.dst)), None),
-                Some(n) => {
-                    let (s, d) = (n.name(e.src), n.name(e.dst));
-                    let key = self.builder.nodes.get(s).zip(self.builder.nodes.get(d));
-                    (key, Some(format!("{s}->{d}")))
-                }
+            let (s, d) = (names.name(e.src), names.name(e.dst));
+            let key = match nodes {
+                None => Some((e.src, e.dst)),
+                Some(_) => self.builder.nodes.get(s).zip(self.builder.nodes.get(d)),
             };
             match key.and_then(|k| self.columns.get(&k)) {
                 Some(c) => {
@@ -174,11 +184,18 @@ impl GraphScorer {
                     // Busier than ever in training shows as > 1 (up to 4): the sigmoid output cannot follow.
                     row[*c] = ((e.bytes as f64).ln_1p() / max).min(4.0) as f32;
                 }
-                None => unknown.push(name.unwrap_or_else(|| self.builder.edge_name(e.src, e.dst))),
+                None => {
+                    new_communication |= !is_local_node(s) && !is_local_node(d);
+                    unknown.push(format!("{s}->{d}"));
+                }
             }
         }
         unknown.sort();
-        (row, unknown)
+        Features {
+            row,
+            unknown,
+            new_communication,
+        }
     }
 
     /// Scores one closed interval built by this scorer.
@@ -192,7 +209,11 @@ impl GraphScorer {
     }
 
     fn score_in(&mut self, g: &IntervalGraph, nodes: Option<&Nodes>) -> Result<IntervalScore, RuntimeError> {
-        let (row, unknown_edges) = self.features_in(g, nodes);
+        let Features {
+            row,
+            unknown: unknown_edges,
+            new_communication,
+        } = self.features_in(g, nodes);
         let e = row.len();
         let rec = if e == 0 {
             Vec::new()
@@ -236,7 +257,11 @@ impl GraphScorer {
             })
             .collect();
         let threshold = self.model.threshold.value;
-        let alert_unknown = self.model.unknown_edge_policy == UnknownEdgePolicy::Alert && !unknown_edges.is_empty();
+        let alert_unknown = match self.model.unknown_edge_policy {
+            UnknownEdgePolicy::Alert => !unknown_edges.is_empty(),
+            UnknownEdgePolicy::Communication => new_communication,
+            UnknownEdgePolicy::Ignore => false,
+        };
         Ok(IntervalScore {
             start: g.start_ns,
             end: g.end_ns,

@@ -20,6 +20,12 @@ use crate::frequency::train::mean_std;
 /// in training must not turn every later rounding difference into an alarm.
 pub const RESIDUAL_FLOOR: f64 = 0.02;
 
+/// How many intervals' worth of evidence the pooled residual spread counts for in each edge's own spread.
+pub const PRIOR_INTERVALS: f64 = 5.0;
+
+/// A reconstruction above this (scaled) value counts as the network expecting the edge to be active.
+pub const EXPECTED_ACTIVE: f32 = 0.1;
+
 /// Training settings.
 #[derive(Debug, Clone)]
 pub struct GraphTrainOptions {
@@ -40,7 +46,7 @@ impl Default for GraphTrainOptions {
             interval_ns: 5_000_000_000,
             validation_split: 0.2,
             autoencoder: TrainSettings::default(),
-            unknown_edge_policy: UnknownEdgePolicy::Alert,
+            unknown_edge_policy: UnknownEdgePolicy::Communication,
         }
     }
 }
@@ -155,7 +161,7 @@ pub fn train_graph(
     // Features through the same path scoring uses (the network does not matter for features).
     let samples = GraphScorer::new(model.clone(), Box::new(Autoencoder::new(arch.clone(), 0)))
         .features_built_by(&intervals, &builder.nodes);
-    let mut ae = Autoencoder::new(arch, opts.autoencoder.seed);
+    let mut ae = Autoencoder::new(arch.clone(), opts.autoencoder.seed);
     let epochs = opts.autoencoder.epochs;
     let mut last = 0.0;
     ae.train(&samples, &opts.autoencoder, |epoch, loss| {
@@ -163,16 +169,12 @@ pub fn train_graph(
         progress(epoch, epochs, loss);
     });
     model.training.loss = f64::from(last);
-    // Each edge's residual spread on the training intervals: the unit its deviations are scored in.
-    let e = model.edges.len();
-    let mut sum_sq = vec![0.0f64; e];
-    for x in &samples {
-        for (i, y) in ae.reconstruct(x).iter().enumerate() {
-            sum_sq[i] += f64::from(x[i] - y).powi(2);
-        }
-    }
-    for (edge, ss) in model.edges.iter_mut().zip(sum_sq) {
-        edge.residual_std = (ss / samples.len() as f64).sqrt().max(RESIDUAL_FLOOR);
+    for (edge, std) in model
+        .edges
+        .iter_mut()
+        .zip(residual_spreads(&samples, &arch, &opts.autoencoder))
+    {
+        edge.residual_std = std;
     }
 
     // Validation scores, with the trained network, through the scoring path.
@@ -213,6 +215,59 @@ pub fn train_graph(
     };
     Ok(Trained { model, autoencoder: ae })
 }
+
+/// Each edge's residual spread: the unit its deviations are scored in.
+///
+/// - **Out of fold**: the residuals come from networks that did not see the interval (two folds of alternating
+///   one-minute blocks, so that neighbouring intervals do not leak into each other). The network fits its
+///   training intervals closely — a rare edge it memorized would be credited with a spread of almost nothing
+///   and every later occurrence would be a deviation of many σ.
+/// - **Where active**: only the intervals where the edge is active, or where a network expects it, count. An
+///   edge that comes and goes (a snapshot every minute, a checkpoint, a restart) is measured against its spread
+///   when it is there; averaged over the intervals where it is absent, its spread would shrink by the square
+///   root of its duty cycle.
+/// - **Shrunk** towards the pooled spread of all edges, the pool counting as [`PRIOR_INTERVALS`] observations
+///   (empirical Bayes): an edge active in three intervals has no spread of its own worth trusting.
+fn residual_spreads(samples: &[Vec<f32>], arch: &Architecture, settings: &TrainSettings) -> Vec<f64> {
+    let e = arch.edges;
+    let fold_of = |i: usize| (i / FOLD_BLOCK) % 2;
+    let mut sum_sq = vec![0.0f64; e];
+    let mut active = vec![0usize; e];
+    for fold in 0..2 {
+        let fit: Vec<Vec<f32>> = samples
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| fold_of(*i) != fold)
+            .map(|(_, x)| x.clone())
+            .collect();
+        if fit.is_empty() {
+            continue;
+        }
+        let mut net = Autoencoder::new(arch.clone(), settings.seed.wrapping_add(1 + fold as u64));
+        net.train(&fit, settings, |_, _| {});
+        for (_, x) in samples.iter().enumerate().filter(|(i, _)| fold_of(*i) == fold) {
+            for (i, y) in net.reconstruct(x).iter().enumerate() {
+                if x[i] > 0.0 || *y > EXPECTED_ACTIVE {
+                    sum_sq[i] += f64::from(x[i] - y).powi(2);
+                    active[i] += 1;
+                }
+            }
+        }
+    }
+    let pooled = sum_sq.iter().sum::<f64>() / active.iter().sum::<usize>().max(1) as f64;
+    sum_sq
+        .into_iter()
+        .zip(active)
+        .map(|(ss, n)| {
+            ((ss + PRIOR_INTERVALS * pooled) / (n as f64 + PRIOR_INTERVALS))
+                .sqrt()
+                .max(RESIDUAL_FLOOR)
+        })
+        .collect()
+}
+
+/// Intervals per block of the two folds the residual spreads are measured out of.
+const FOLD_BLOCK: usize = 12;
 
 /// Writes `dir/graph.json` and `dir/autoencoder.onnx`.
 pub fn save(trained: &Trained, dir: &std::path::Path) -> Result<(), super::model::GraphModelError> {
