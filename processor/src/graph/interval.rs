@@ -10,7 +10,9 @@ use std::hash::{Hash, Hasher};
 use hashbrown::{Equivalent, HashMap};
 use spanguard_exchange::{ExchangeEvent, Target};
 
-use super::roles::{file_node, normalize_thread, process_role, unresolved_peer, MEMORY_PREFIX, PIPE_PEER};
+use super::roles::{
+    file_node, is_ephemeral, normalize_thread, process_role, unresolved_peer, MEMORY_PREFIX, PIPE_PEER,
+};
 
 /// Index of a node (role) name.
 pub type NodeId = u32;
@@ -109,7 +111,10 @@ struct PendingKey {
     thread: NodeId,
     group: NodeId,
     proto: u32,
+    /// The remote endpoint (sockets) or the pipe id.
     peer: u32,
+    /// The local endpoint (sockets).
+    local: u32,
     outbound: bool,
 }
 
@@ -129,6 +134,9 @@ pub struct GraphBuilder {
     string_names: Vec<Box<str>>,
     /// (proto, local endpoint) → owning process role.
     sockets: HashMap<(u32, u32), NodeId>,
+    /// (proto, local endpoint, remote endpoint) → owning process role: one connection's end, which an ephemeral
+    /// port reused by another process a moment later does not overwrite.
+    connections: HashMap<(u32, u32, u32), NodeId>,
     /// (pipe id, outbound) → the process role that wrote (true) or read (false) it.
     pipes: HashMap<(u32, bool), NodeId>,
     current: Option<u64>,
@@ -154,6 +162,7 @@ impl GraphBuilder {
             strings: HashMap::new(),
             string_names: Vec::new(),
             sockets: HashMap::new(),
+            connections: HashMap::new(),
             pipes: HashMap::new(),
             current: None,
             direct: HashMap::new(),
@@ -178,6 +187,7 @@ impl GraphBuilder {
             self.strings.clear();
             self.string_names.clear();
             self.sockets.clear();
+            self.connections.clear();
             self.pipes.clear();
         }
         let id = self.string_names.len() as u32;
@@ -273,12 +283,16 @@ impl GraphBuilder {
                 // other unnamed socket's traffic to whoever touched one last.
                 if !local.is_empty() {
                     self.sockets.insert((p, l), group);
+                    if !remote.is_empty() {
+                        self.connections.insert((p, l, r), group);
+                    }
                 }
                 let key = PendingKey {
                     thread,
                     group,
                     proto: p,
                     peer: r,
+                    local: l,
                     outbound,
                 };
                 add(&mut self.pending_sockets, key, w);
@@ -291,6 +305,7 @@ impl GraphBuilder {
                     group,
                     proto: 0,
                     peer: pid,
+                    local: 0,
                     outbound,
                 };
                 add(&mut self.pending_pipes, key, w);
@@ -308,11 +323,22 @@ impl GraphBuilder {
         let Some(idx) = self.current else { return };
         let mut direct = std::mem::take(&mut self.direct);
         for (k, w) in self.pending_sockets.drain() {
-            let peer = match self.sockets.get(&(k.proto, k.peer)) {
+            // The other end of this very connection, else whoever owns the remote endpoint when it is a service's
+            // address (a peer that sent nothing on this connection in the probe's view, a UDP server answering
+            // from its bound port). An ephemeral port belongs to one connection: the process that used it last may
+            // have nothing to do with this one (an unwatched client reusing a port a watched one had).
+            let remote = self.string_names.get(k.peer as usize).map_or("?", |s| s);
+            let owner = self.connections.get(&(k.proto, k.peer, k.local)).or_else(|| {
+                if is_ephemeral(remote) {
+                    None
+                } else {
+                    self.sockets.get(&(k.proto, k.peer))
+                }
+            });
+            let peer = match owner {
                 Some(owner) => *owner,
                 None => {
                     let proto = self.string_names.get(k.proto as usize).map_or("?", |s| s);
-                    let remote = self.string_names.get(k.peer as usize).map_or("?", |s| s);
                     let name = unresolved_peer(proto, remote);
                     self.nodes.id(&name)
                 }
@@ -469,6 +495,79 @@ mod tests {
             ));
         }
         v
+    }
+
+    #[test]
+    fn a_reused_ephemeral_port_keeps_each_connection_with_its_owner() {
+        // nginx talks to the frontend from port 40000; a moment later, in the same interval, catalogue reuses
+        // port 40000 for its own connection to the database.
+        let v = vec![
+            ev(
+                S,
+                "h",
+                "nginx",
+                1,
+                "nginx",
+                Op::Send,
+                100,
+                sock("127.0.0.1:40000", "127.0.0.1:8081"),
+            ),
+            ev(
+                S + 1,
+                "h",
+                "frontend",
+                2,
+                "gunicorn",
+                Op::Recv,
+                100,
+                sock("127.0.0.1:8081", "127.0.0.1:40000"),
+            ),
+            ev(
+                S + 2,
+                "h",
+                "catalogue",
+                3,
+                "gunicorn",
+                Op::Send,
+                70,
+                sock("127.0.0.1:40000", "127.0.0.1:5432"),
+            ),
+            ev(
+                S + 3,
+                "h",
+                "postgres",
+                4,
+                "postgres",
+                Op::Recv,
+                70,
+                sock("127.0.0.1:5432", "127.0.0.1:40000"),
+            ),
+            ev(S + 4, "h", "postgres", 4, "postgres", Op::Send, 9, sock("", "")),
+            // An unwatched client reuses port 40000 to reach nginx: no watched process owns that connection.
+            ev(
+                S + 5,
+                "h",
+                "nginx",
+                1,
+                "nginx",
+                Op::Recv,
+                33,
+                sock("127.0.0.1:18080", "127.0.0.1:40000"),
+            ),
+        ];
+        let (b, g) = build_intervals(&v, S);
+        let e = &named(&b, &g)[0];
+        assert!(e.contains(&("nginx->frontend/gunicorn".into(), 100)), "{e:?}");
+        assert!(e.contains(&("catalogue->postgres/postgres".into(), 70)), "{e:?}");
+        assert!(
+            !e.iter().any(|(n, _)| n == "catalogue->frontend/gunicorn"),
+            "the reused port is not the frontend's peer: {e:?}"
+        );
+        assert!(
+            e.contains(&("postgres/postgres->net:udp:?".into(), 9)),
+            "an unnamed socket names no one: {e:?}"
+        );
+        assert!(e.contains(&("net:udp:ephemeral->nginx/nginx".into(), 33)), "{e:?}");
     }
 
     #[test]

@@ -90,9 +90,10 @@ pub enum UnknownEdgePolicy {
     /// An interval with an edge never seen in training is anomalous by itself (the paper's behaviour: a new
     /// data exchange is new behaviour).
     Alert,
-    /// A never-seen *communication* — a socket or pipe edge, between roles or to an unknown peer — is anomalous by
-    /// itself; a never-seen access of a file or of a process's own memory is reported and left to the
-    /// reconstruction error. Real processes open files they did not open yesterday (a lazily imported module, a
+    /// A never-seen *communication* is anomalous by itself: a socket or pipe edge between a microservice and a
+    /// peer it never talked to (another service, a port), or from a program never seen in it (a shell, a client
+    /// tool). A never-seen access of a file or of a process's own memory, or a known conversation held by another
+    /// thread of the same service, is reported and left to the reconstruction error. Real processes open files they did not open yesterday (a lazily imported module, a
     /// new log segment, a locale file a restarted worker reads) while their communication partners stay fixed;
     /// the paper (§8) names frequent pattern changes as its source of false alarms. The trade-off: a known role
     /// reading a file it never read, with no new communication, is not flagged by this rule alone.

@@ -69,9 +69,11 @@ pub fn file_node(path: &str) -> String {
     format!("{FILE_PREFIX}{}", normalize_path(path))
 }
 
-/// Whether a node is a file or a process's memory: an edge to one is an access, not a communication.
+/// Whether a node is a file, a process's memory or a pipe whose other end the probe did not see: an edge to one
+/// is an access, not a communication with another role (a pipe's reader that reads only in the next interval
+/// leaves its writer's edge unresolved).
 pub fn is_local_node(name: &str) -> bool {
-    name.starts_with(FILE_PREFIX) || name.starts_with(MEMORY_PREFIX)
+    name.starts_with(FILE_PREFIX) || name.starts_with(MEMORY_PREFIX) || name == PIPE_PEER
 }
 
 /// Normalizes a thread name: digit runs become `#`.
@@ -126,10 +128,19 @@ pub fn port_of(endpoint: &str) -> Option<u16> {
     endpoint.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
 }
 
+/// The first port of Linux's default ephemeral range: a port at or above it is a client's end of one connection,
+/// not a service's address.
+pub const EPHEMERAL_PORTS: u16 = 32768;
+
+/// Whether an endpoint's port is ephemeral ([`EPHEMERAL_PORTS`]).
+pub fn is_ephemeral(endpoint: &str) -> bool {
+    port_of(endpoint).is_some_and(|p| p >= EPHEMERAL_PORTS)
+}
+
 /// The generic node of an unresolved socket peer.
 pub fn unresolved_peer(proto: &str, remote: &str) -> String {
     match port_of(remote) {
-        Some(p) if p < 32768 => format!("{NET_PREFIX}{proto}:{p}"),
+        Some(p) if p < EPHEMERAL_PORTS => format!("{NET_PREFIX}{proto}:{p}"),
         Some(_) => format!("{NET_PREFIX}{proto}:ephemeral"),
         None => format!("{NET_PREFIX}{proto}:?"),
     }
@@ -206,6 +217,7 @@ mod tests {
         assert_eq!(file_node("/dev/shm/psm_1a2b"), "file:/dev/shm/*");
         assert_eq!(file_node("/etc/oai/mme.conf"), "file:/etc/oai/mme.conf");
         assert!(is_local_node("file:/etc/passwd") && is_local_node("mem:auth"));
+        assert!(is_local_node(PIPE_PEER));
         assert!(!is_local_node("net:tcp:4444") && !is_local_node("catalogue/gunicorn"));
     }
 

@@ -4,7 +4,7 @@
 //! inherently noisy one does not drown the rest). The per-microservice means say where; edges never seen in
 //! training are listed (and, by default, alarm by themselves).
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use serde::Serialize;
 use spanguard_exchange::ExchangeEvent;
 
@@ -98,7 +98,8 @@ struct Features {
     row: Vec<f32>,
     /// `src->dst` of the edges never seen in training, sorted.
     unknown: Vec<String>,
-    /// Whether one of them is a communication (neither end a file nor memory).
+    /// Whether one of them is a never-seen communication: neither end a file nor memory, and a conversation of
+    /// microservices never seen (a service and a peer that never talked), or a program never seen talking.
     new_communication: bool,
 }
 
@@ -107,7 +108,26 @@ pub struct GraphScorer {
     model: GraphModel,
     builder: GraphBuilder,
     columns: HashMap<(NodeId, NodeId), usize>,
+    /// Every node of the vocabulary.
+    known_nodes: HashSet<String>,
+    /// Every conversation of the vocabulary.
+    known_conversations: HashSet<Conversation>,
     reconstructor: Box<dyn Reconstruct>,
+}
+
+/// Who talks to whom, at the level of microservices: (the process role, its peer, whether the role sends).
+/// Threads are how a process divides its work: the same service talking to the same peer from another thread
+/// (the main thread exporting what a worker thread usually exports, after a restart) is the same conversation.
+type Conversation = (String, String, bool);
+
+/// The conversation of a communication edge of `service` (one end is a thread of it, the other its peer).
+fn conversation(service: &str, src: &str, dst: &str) -> Conversation {
+    let of_service = |n: &str| n.strip_prefix(service).is_some_and(|rest| rest.starts_with('/'));
+    if of_service(src) {
+        (service.to_owned(), dst.to_owned(), true)
+    } else {
+        (service.to_owned(), src.to_owned(), false)
+    }
 }
 
 impl GraphScorer {
@@ -120,10 +140,26 @@ impl GraphScorer {
             .enumerate()
             .map(|(i, e)| ((builder.nodes.id(&e.src), builder.nodes.id(&e.dst)), i))
             .collect();
+        let known_nodes = model
+            .edges
+            .iter()
+            .flat_map(|e| [e.src.clone(), e.dst.clone()])
+            .collect();
+        let known_conversations = model
+            .edges
+            .iter()
+            .filter(|e| !is_local_node(&e.src) && !is_local_node(&e.dst))
+            .filter_map(|e| {
+                let service = &model.groups.get(e.group)?.service;
+                Some(conversation(service, &e.src, &e.dst))
+            })
+            .collect();
         Self {
             model,
             builder,
             columns,
+            known_nodes,
+            known_conversations,
             reconstructor,
         }
     }
@@ -185,7 +221,13 @@ impl GraphScorer {
                     row[*c] = ((e.bytes as f64).ln_1p() / max).min(4.0) as f32;
                 }
                 None => {
-                    new_communication |= !is_local_node(s) && !is_local_node(d);
+                    new_communication |= !is_local_node(s) && !is_local_node(d) && {
+                        let c = conversation(names.name(e.group), s, d);
+                        // A program never seen in the service, talking (a shell, a client tool), or a known one
+                        // in a conversation never held.
+                        let thread = if c.2 { s } else { d };
+                        !self.known_nodes.contains(thread) || !self.known_conversations.contains(&c)
+                    };
                     unknown.push(format!("{s}->{d}"));
                 }
             }
@@ -283,5 +325,178 @@ impl GraphScorer {
         }
         out.extend(self.finish()?);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use spanguard_exchange::{Op, Target};
+
+    use super::*;
+    use crate::graph::autoencoder::TrainSettings;
+    use crate::graph::train::{train_graph, GraphTrainOptions};
+
+    const S: u64 = 1_000_000_000;
+
+    fn ev(ts: u64, svc: &str, pid: u32, comm: &str, op: Op, bytes: u64, target: Target) -> ExchangeEvent {
+        ExchangeEvent {
+            ts,
+            host: "h".into(),
+            container: None,
+            service: Some(svc.into()),
+            pid,
+            tid: pid,
+            exe: "/usr/bin/python3".into(),
+            exe_hash: None,
+            comm: comm.into(),
+            op,
+            bytes,
+            count: 1,
+            target,
+            source: None,
+        }
+    }
+
+    fn tcp(local: &str, remote: &str) -> Target {
+        Target::Socket {
+            proto: "tcp".into(),
+            local: local.into(),
+            remote: remote.into(),
+        }
+    }
+
+    /// One second of a frontend asking redis, and reading its configuration.
+    fn second(t: u64, k: u64, frontend_thread: &str) -> Vec<ExchangeEvent> {
+        let client = format!("127.0.0.1:{}", 40_000 + k % 1000);
+        let bytes = 200 + (k * 37) % 100;
+        vec![
+            ev(
+                t * S,
+                "frontend",
+                10,
+                frontend_thread,
+                Op::Send,
+                bytes,
+                tcp(&client, "127.0.0.1:6379"),
+            ),
+            ev(
+                t * S + 1,
+                "redis",
+                20,
+                "redis-server",
+                Op::Recv,
+                bytes,
+                tcp("127.0.0.1:6379", &client),
+            ),
+            ev(
+                t * S + 2,
+                "redis",
+                20,
+                "redis-server",
+                Op::Send,
+                2 * bytes,
+                tcp("127.0.0.1:6379", &client),
+            ),
+            ev(
+                t * S + 3,
+                "frontend",
+                10,
+                frontend_thread,
+                Op::Recv,
+                2 * bytes,
+                tcp(&client, "127.0.0.1:6379"),
+            ),
+            ev(
+                t * S + 4,
+                "frontend",
+                10,
+                "main",
+                Op::Read,
+                64,
+                Target::File {
+                    path: "/srv/app/settings.conf".into(),
+                },
+            ),
+        ]
+    }
+
+    fn trained() -> GraphScorer {
+        let normal: Vec<ExchangeEvent> = (0..60).flat_map(|t| second(t, t, "worker")).collect();
+        let opts = GraphTrainOptions {
+            interval_ns: S,
+            autoencoder: TrainSettings {
+                epochs: 200,
+                ..TrainSettings::default()
+            },
+            ..GraphTrainOptions::default()
+        };
+        let t = train_graph(&normal, None, &opts, |_, _, _| {}).expect("trains");
+        GraphScorer::new(t.model, Box::new(t.autoencoder))
+    }
+
+    fn verdict(scorer: &mut GraphScorer, extra: Vec<ExchangeEvent>, thread: &str) -> IntervalScore {
+        let mut events = second(100, 7, thread);
+        events.extend(extra);
+        events.sort_by_key(|e| e.ts);
+        let mut out = scorer.score_all(&events).expect("scores");
+        out.remove(0)
+    }
+
+    #[test]
+    fn never_seen_communication_alarms_never_seen_file_access_is_reported() {
+        let mut scorer = trained();
+        assert_eq!(scorer.model().unknown_edge_policy, UnknownEdgePolicy::Communication);
+        let normal = verdict(&mut scorer, Vec::new(), "worker");
+        assert!(normal.unknown_edges.is_empty() && !normal.anomalous, "{normal:?}");
+
+        // A file never read before: reported, not an alarm by itself.
+        let file = Target::File {
+            path: "/usr/share/zoneinfo/UTC".into(),
+        };
+        let v = verdict(
+            &mut scorer,
+            vec![ev(100 * S + 9, "frontend", 10, "worker", Op::Read, 60, file)],
+            "worker",
+        );
+        assert_eq!(v.unknown_edges, ["file:/usr/share/zoneinfo/UTC->frontend/worker"]);
+        assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
+
+        // A known conversation (the frontend with redis) held by another known thread: reported, not an alarm.
+        let redis = tcp("127.0.0.1:41000", "127.0.0.1:6379");
+        let v = verdict(
+            &mut scorer,
+            vec![ev(100 * S + 9, "frontend", 10, "main", Op::Send, 250, redis)],
+            "worker",
+        );
+        assert!(v.unknown_edges.iter().any(|e| e == "frontend/main->redis"), "{v:?}");
+        assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
+
+        // A thread never seen in the frontend talking to redis: a new program, talking.
+        let v = verdict(&mut scorer, Vec::new(), "exporter");
+        assert!(v.unknown_edges.iter().any(|e| e == "frontend/exporter->redis"), "{v:?}");
+        assert!(
+            v.anomalous,
+            "a program never seen in the service, talking, alarms: {v:?}"
+        );
+
+        // The frontend reaching a peer it never talked to.
+        let v = verdict(
+            &mut scorer,
+            vec![ev(
+                100 * S + 9,
+                "frontend",
+                10,
+                "worker",
+                Op::Send,
+                90,
+                tcp("127.0.0.1:45000", "10.9.9.9:4444"),
+            )],
+            "worker",
+        );
+        assert!(
+            v.unknown_edges.iter().any(|e| e == "frontend/worker->net:tcp:4444"),
+            "{v:?}"
+        );
+        assert!(v.anomalous, "{v:?}");
     }
 }
