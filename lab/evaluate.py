@@ -326,7 +326,7 @@ def schedule(p: Profile, extra):
     return steps
 
 
-def run_eval(p: Profile, extra_attacks, keep, strict=False):
+def run_eval(p: Profile, extra_attacks, keep, strict=False, require_caught=False):
     started_here = not lab.is_up()
     if started_here:
         lab.up(models=None)
@@ -407,6 +407,9 @@ def run_eval(p: Profile, extra_attacks, keep, strict=False):
         rc = 1
     met = s["caught"] == s["attacks"] and s["graph_false_intervals_per_hour"] <= 1.0
     say(f"targets (graph <= 1 false alarm/h, every attack caught): {'met' if met else 'NOT met'}")
+    if require_caught and s["caught"] < s["attacks"]:
+        say("an attack was not caught by either detector")
+        rc = 1
     if strict and not met:
         rc = 1
     print(f"LAB normal_minutes={s['normal_minutes']:.1f} false_alarms={s['false_alarms']} "
@@ -605,6 +608,8 @@ def main(cmd, argv):
     ap.add_argument("--normal-minutes", type=float, help="full run: extra normal operation after the attacks")
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--require-caught", action="store_true",
+                    help="exit 1 when an attack was not caught (false alarms are reported, not gated)")
     if cmd == "eval":
         ap.add_argument("--attack-script", action="append", default=[], help="your own executable: one more attack")
         ap.add_argument("--attack-in", action="append", default=[], help="the service whose cgroup it runs in")
@@ -635,4 +640,4 @@ def main(cmd, argv):
         if not os.access(path, os.X_OK):
             raise SystemExit(f"[lab] --attack-script {script}: not an executable file")
         extra.append((f"user:{path.name}", [path], inside, "your attack script"))
-    return run_eval(p, extra, a.keep, a.strict)
+    return run_eval(p, extra, a.keep, a.strict, a.require_caught)
