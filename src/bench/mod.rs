@@ -66,6 +66,8 @@ pub struct RunResult {
     pub p99_us: Option<u64>,
     /// spanguard's peak RSS, bytes.
     pub peak_rss: Option<u64>,
+    /// spanguard's RSS once started, before the load (binary, ONNX Runtime, models, thread stacks), bytes.
+    pub idle_rss: Option<u64>,
     /// Memory per in-flight span beyond its encoded size, bytes.
     pub bytes_per_span: Option<f64>,
     /// Spans acknowledged to the generator, and delivered to the sink, over the whole run.
@@ -310,6 +312,7 @@ async fn through_spanguard(
         p50_us: latency.quantile_us(0.5).map(|v| v.saturating_sub(wait_us)),
         p99_us: latency.quantile_us(0.99).map(|v| v.saturating_sub(wait_us)),
         peak_rss: Some(peak),
+        idle_rss: Some(idle_rss),
         bytes_per_span: per_span,
         acked,
         delivered: delivered.min(sink.span_count()),
@@ -381,8 +384,12 @@ fn print_row(r: &RunResult) {
     );
     if r.cores.is_some() {
         println!(
-            "{:<30} at most {:.0} spans assembling, {:.0} batches queued for export; {} requests refused (backpressure)",
-            "", r.max_assembling, r.max_export_queue, r.refused
+            "{:<30} at most {:.0} spans assembling, {:.0} batches queued for export; {} requests refused (backpressure); RSS before the load {} MiB",
+            "",
+            r.max_assembling,
+            r.max_export_queue,
+            r.refused,
+            r.idle_rss.unwrap_or(0) >> 20
         );
     }
     let _ = std::io::stdout().flush();
