@@ -376,6 +376,7 @@ mod tests {
             services: Vec::new(),
             top_edges: Vec::new(),
             events: 1,
+            volume: None,
         })
     }
 

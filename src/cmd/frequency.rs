@@ -4,15 +4,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde::Serialize;
 use spanguard_processor::detector::shorten;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::cusum::CusumParams;
 use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::model::Method;
 use spanguard_processor::frequency::tracking::EvidenceSettings;
+use spanguard_processor::frequency::holdout::{evaluate, Burst, EvalResult};
+use spanguard_processor::frequency::windows::{score_windows, WindowLine};
 use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, FrequencyVerdict, TrainOptions};
-use spanguard_processor::Trace;
 
 use crate::traces::{load, Order};
 
@@ -209,28 +209,6 @@ pub struct ScoreArgs {
 
 pub use super::output::Format;
 
-/// One scored window, as `score frequency` prints it: its place, then the detector's verdict (every key of
-/// [`FrequencyVerdict`]).
-#[derive(Serialize)]
-pub struct WindowLine {
-    /// Window index from 0.
-    pub window: usize,
-    /// Traces in it.
-    pub traces: usize,
-    /// Earliest span start, ns since the epoch.
-    pub start_ns: u64,
-    /// Latest span end, ns since the epoch.
-    pub end_ns: u64,
-    /// Fewer traces than the window size (the file's last window).
-    pub partial: bool,
-    /// The verdict; absent for a partial window too small to judge (under a fifth of the window).
-    #[serde(flatten)]
-    pub verdict: Option<FrequencyVerdict>,
-}
-
-/// A partial window with fewer traces than this share of the window is not judged: its counts say too little.
-const MIN_JUDGED: f64 = 0.2;
-
 /// Trains and writes a model; returns it.
 pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
     let mut traces = load(&args.traces, args.skip_bad, args.order)?;
@@ -285,26 +263,6 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
         }
     }
     Ok(model)
-}
-
-/// Scores every window of `traces` with `detector`, in order.
-pub fn score_windows(detector: &mut FrequencyDetector, traces: &[Trace], window: usize) -> Vec<WindowLine> {
-    traces
-        .chunks(window.max(1))
-        .enumerate()
-        .map(|(i, w)| {
-            let partial = w.len() < window;
-            let judged = !partial || w.len() as f64 >= MIN_JUDGED * window as f64;
-            WindowLine {
-                window: i,
-                traces: w.len(),
-                start_ns: w.iter().map(Trace::start_ns).min().unwrap_or(0),
-                end_ns: w.iter().map(Trace::end_ns).max().unwrap_or(0),
-                partial,
-                verdict: judged.then(|| detector.evaluate(w)),
-            }
-        })
-        .collect()
 }
 
 /// Scores a file and prints one line per window.
@@ -448,154 +406,6 @@ pub struct EvalArgs {
     pub streaming: super::stream::StreamArgs,
 }
 
-/// The outcome of one (window, k) setting.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvalResult {
-    /// Traces per window.
-    pub window: usize,
-    /// Threshold multiplier.
-    pub k: f64,
-    /// Normal test windows.
-    pub normal_windows: usize,
-    /// Attack windows.
-    pub attack_windows: usize,
-    /// Normal windows the single-window test flagged / normal windows.
-    pub false_alarm_rate: f64,
-    /// Attack windows the single-window test flagged / attack windows.
-    pub detection_rate: f64,
-    /// First attack window (1-based) the single-window test flagged.
-    pub windows_to_detection: Option<usize>,
-    /// Normal windows the CUSUM flagged / normal windows.
-    pub cusum_false_alarm_rate: f64,
-    /// Attack windows the CUSUM flagged / attack windows.
-    pub cusum_detection_rate: f64,
-    /// First attack window (1-based) the CUSUM flagged.
-    pub cusum_windows_to_detection: Option<usize>,
-    /// Fraction of a window replaced in the burst test.
-    pub burst_fraction: Option<f64>,
-    /// The burst's sequence.
-    pub burst_sequence: Option<String>,
-    /// Burst copies of normal windows flagged by the single-window test / normal windows.
-    pub burst_detection_rate: Option<f64>,
-    /// Regime changes confirmed during the normal test windows.
-    pub rebaselined: usize,
-}
-
-/// The burst test's settings.
-#[derive(Debug, Clone)]
-pub struct Burst {
-    /// Fraction of each window replaced.
-    pub fraction: f64,
-    /// Pick the first training trace whose sequence contains this.
-    pub like: Option<String>,
-}
-
-/// The training trace a burst repeats, and its sequence text.
-fn burst_trace(training: &[Trace], like: Option<&str>) -> Option<(Trace, String)> {
-    use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
-    let mut vocab = Vocabulary::new();
-    let mut x = SequenceExtractor::new();
-    let ids: Vec<u32> = training.iter().map(|t| x.sequence(t, &mut vocab)).collect();
-    let pick = match like {
-        Some(p) => ids.iter().position(|s| vocab.text(*s).contains(p))?,
-        None => {
-            let mut counts = std::collections::HashMap::<u32, usize>::new();
-            for s in &ids {
-                *counts.entry(*s).or_default() += 1;
-            }
-            let (rarest, _) = counts
-                .iter()
-                .filter(|(_, c)| **c >= 3)
-                .min_by_key(|(s, c)| (**c, **s))?;
-            ids.iter().position(|s| s == rarest)?
-        }
-    };
-    Some((training[pick].clone(), vocab.text(ids[pick])))
-}
-
-/// Runs one evaluation setting on traces already loaded.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate(
-    normal: &[Trace],
-    attack: &[Trace],
-    burst: Option<&Burst>,
-    window: usize,
-    k: f64,
-    train_fraction: f64,
-    validation_fraction: f64,
-    method: &MethodArgs,
-) -> anyhow::Result<EvalResult> {
-    let n = normal.len();
-    let t = ((n as f64) * train_fraction).round() as usize;
-    let v = ((n as f64) * (train_fraction + validation_fraction)).round() as usize;
-    if t == 0 || v <= t || v >= n {
-        anyhow::bail!(
-            "--train-fraction and --validation-fraction must leave traces for training, validation and testing"
-        );
-    }
-    let model = train(&normal[..t], &normal[t..v], &method.options(window, k))?;
-    let mut det = FrequencyDetector::new(&model);
-    let burst = match burst {
-        Some(b) => {
-            let (trace, text) = burst_trace(&normal[..t], b.like.as_deref()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no training trace for the burst (--burst-like matches nothing, or no sequence occurs 3 times)"
-                )
-            })?;
-            Some((b.fraction, trace, text))
-        }
-        None => None,
-    };
-    let mut burst_flagged = 0usize;
-    let mut normal_lines = Vec::new();
-    // Full windows only: a short last window is not comparable.
-    for (i, w) in normal[v..].chunks_exact(window.max(1)).enumerate() {
-        if let Some((fraction, trace, _)) = &burst {
-            let replace = ((w.len() as f64) * fraction).round() as usize;
-            let mut copy: Vec<Trace> = w.to_vec();
-            // Spread the burst over the window rather than bunching it at the start.
-            for j in 0..replace.min(copy.len()) {
-                let at = j * copy.len() / replace.max(1);
-                copy[at] = trace.clone();
-            }
-            if det.clone().evaluate(&copy).anomalous {
-                burst_flagged += 1;
-            }
-        }
-        normal_lines.extend(score_windows(&mut det, w, window).into_iter().map(|mut l| {
-            l.window = i;
-            l
-        }));
-    }
-    let whole = attack.len() - attack.len() % window.max(1);
-    let attack_lines = score_windows(&mut det, &attack[..whole], window);
-    let rate = |lines: &[WindowLine], f: fn(&WindowLine) -> bool| {
-        lines.iter().filter(|l| f(l)).count() as f64 / lines.len().max(1) as f64
-    };
-    let first = |f: fn(&WindowLine) -> bool| attack_lines.iter().position(f).map(|i| i + 1);
-    Ok(EvalResult {
-        window,
-        k,
-        normal_windows: normal_lines.len(),
-        attack_windows: attack_lines.len(),
-        false_alarm_rate: rate(&normal_lines, |l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
-        detection_rate: rate(&attack_lines, |l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
-        windows_to_detection: first(|l| l.verdict.as_ref().is_some_and(|v| v.anomalous)),
-        cusum_false_alarm_rate: rate(&normal_lines, |l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
-        cusum_detection_rate: rate(&attack_lines, |l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
-        cusum_windows_to_detection: first(|l| l.verdict.as_ref().is_some_and(|v| v.sustained)),
-        burst_fraction: burst.as_ref().map(|b| b.0),
-        burst_sequence: burst.as_ref().map(|b| b.2.clone()),
-        burst_detection_rate: burst
-            .as_ref()
-            .map(|_| burst_flagged as f64 / normal_lines.len().max(1) as f64),
-        rebaselined: normal_lines
-            .iter()
-            .filter(|l| l.verdict.as_ref().is_some_and(|v| v.rebaselined))
-            .count(),
-    })
-}
-
 /// Runs every (window, k) setting and prints the results.
 pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
     let normal = load(&args.normal, args.skip_bad, args.order)?;
@@ -631,11 +441,9 @@ pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
                 &normal,
                 &attack,
                 burst.as_ref(),
-                *w,
-                *k,
+                &args.method.options(*w, *k),
                 args.train_fraction,
                 args.validation_fraction,
-                &args.method,
             )?);
         }
     }

@@ -96,7 +96,7 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<()> {
     save(&trained, &args.out)?;
     let m = &trained.model;
     println!(
-        "graph model: {} training intervals of {} ms ({} events), {} edges in {} microservices, bottleneck {}; final loss {:.5}; threshold {:.4} ({} validation intervals: mean {:.4}, σ {:.4}, max {:.4}) → {}",
+        "graph model: {} training intervals of {} ms ({} events), {} edges in {} microservices, bottleneck {}; final loss {:.5}; threshold {:.4} (calibrated on {} validation and {} out-of-fold training intervals: mean {:.4}, σ {:.4}, max {:.4}); volume rule above {} → {}",
         m.training.intervals,
         m.interval_ms,
         m.training.events,
@@ -106,9 +106,13 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<()> {
         m.training.loss,
         m.threshold.value,
         m.threshold.intervals,
+        m.threshold.out_of_fold,
         m.threshold.mean,
         m.threshold.std,
         m.threshold.max,
+        m.volume
+            .as_ref()
+            .map_or("-".to_owned(), |v| format!("×{:.1} the busiest training interval", v.value.exp())),
         args.out.display()
     );
     Ok(())
@@ -155,9 +159,14 @@ fn write_table(out: &mut impl Write, scores: &[IntervalScore]) -> std::io::Resul
         } else {
             format!("; {} never-seen edge(s): {}", s.unknown_edges.len(), s.unknown_edges[0])
         };
+        let volume = s
+            .volume
+            .as_ref()
+            .filter(|v| v.over())
+            .map_or(String::new(), |v| format!("; more data than ever: {}", v.describe()));
         writeln!(
             out,
-            "{:>7.0}s {:>10.3} {:>9.3} {:>8}  {:<8} {}{edge}{unknown}",
+            "{:>7.0}s {:>10.3} {:>9.3} {:>8}  {:<8} {}{edge}{unknown}{volume}",
             (s.start.saturating_sub(t0)) as f64 / 1e9,
             s.score,
             s.threshold,

@@ -210,7 +210,8 @@ fn graph_summary(m: &GraphModel, dir: &Path, top: usize) -> (Value, String) {
         "edges": m.edges.len(),
         "microservices": groups.iter().map(|(s, n)| json!({"service": s, "edges": n})).collect::<Vec<_>>(),
         "architecture": { "hidden": m.architecture.hidden, "bottleneck": m.architecture.bottleneck },
-        "threshold": { "value": th.value, "rule": th.rule, "mean": th.mean, "std": th.std, "max": th.max, "intervals": th.intervals },
+        "threshold": { "value": th.value, "rule": th.rule, "mean": th.mean, "std": th.std, "max": th.max, "intervals": th.intervals, "out_of_fold": th.out_of_fold },
+        "volume": m.volume,
         "unknown_edge_policy": format!("{:?}", m.unknown_edge_policy).to_lowercase(),
         "training": { "intervals": m.training.intervals, "events": m.training.events, "epochs": m.training.epochs, "loss": m.training.loss },
         "onnx": { "path": onnx.display().to_string(), "bytes": onnx_bytes },
@@ -253,9 +254,19 @@ fn graph_summary(m: &GraphModel, dir: &Path, top: usize) -> (Value, String) {
     );
     let _ = writeln!(
         t,
-        "  threshold       {:.4} ({}; {} validation intervals: mean {:.4}, σ {:.4}, max {:.4})",
-        th.value, th.rule, th.intervals, th.mean, th.std, th.max
+        "  threshold       {:.4} ({}; {} validation and {} out-of-fold training intervals: mean {:.4}, σ {:.4}, max {:.4})",
+        th.value, th.rule, th.intervals, th.out_of_fold, th.mean, th.std, th.max
     );
+    if let Some(v) = &m.volume {
+        let _ = writeln!(
+            t,
+            "  volume rule     a communication edge above ×{:.2} its busiest training interval ({}; {} intervals, largest ×{:.2})",
+            v.value.exp(),
+            v.rule,
+            v.intervals,
+            v.max.exp()
+        );
+    }
     let _ = writeln!(
         t,
         "  unknown edges   {}",

@@ -18,6 +18,7 @@ pub mod divergence;
 pub mod drift;
 pub mod eval;
 pub mod evidence;
+pub mod holdout;
 pub mod model;
 pub mod noise;
 pub mod regime;
@@ -28,6 +29,7 @@ pub mod stats;
 pub mod threshold;
 pub mod tracking;
 pub mod train;
+pub mod windows;
 
 pub use detector::{
     FrequencyDetector, FrequencyVerdict, NovelPath, TopSequence, CUSUM, DISTANCE, EVIDENCE, LEVEL, NAME, NOVEL,

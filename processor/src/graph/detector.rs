@@ -91,13 +91,19 @@ impl Detector for GraphDetector {
             trace_attributes: Vec::new(),
             incident_attributes: Vec::new(),
             top: shown
-                .top_edges
+                .volume
                 .iter()
-                .map(|e| Contribution {
+                .filter(|v| v.over())
+                .map(|v| Contribution {
+                    label: format!("more data than ever on {}", v.edge),
+                    expected: v.training_max,
+                    observed: v.observed,
+                })
+                .chain(shown.top_edges.iter().map(|e| Contribution {
                     label: e.edge.clone(),
                     expected: e.expected,
                     observed: e.observed,
-                })
+                }))
                 .chain(shown.unknown_edges.iter().map(|u| Contribution {
                     label: format!("new edge {u}"),
                     expected: 0.0,
@@ -128,6 +134,7 @@ mod tests {
             services: Vec::new(),
             top_edges: Vec::new(),
             events: 1,
+            volume: None,
         }
     }
 

@@ -72,6 +72,7 @@ pub fn spawn(
                                 threshold = s.threshold,
                                 unknown_edges = s.unknown_edges.len(),
                                 worst = s.services.first().map_or("", |x| x.service.as_str()),
+                                volume = s.volume.as_ref().filter(|v| v.over()).map_or(String::new(), |v| v.describe()),
                                 "anomalous data-exchange interval"
                             );
                         } else {

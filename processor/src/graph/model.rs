@@ -5,7 +5,7 @@
 //!   "edges": [{ "src": "enb/enb-s#ap", "dst": "mme", "group": 0, "max_log_bytes": 9.21 }, …],
 //!   "groups": [{ "service": "enb", "edges": [0, 1] }, …],
 //!   "architecture": { "hidden": [4, …], "bottleneck": 6 },
-//!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36 },
+//!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36, "out_of_fold": 144 },
 //!   "unknown_edge_policy": "communication", "training": { "intervals": 144, "events": 98311, "epochs": 300, "loss": … } }
 //! ```
 
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::roles::is_local_node;
 use crate::model_file::{read_versioned, ReadError};
 
 /// `format` field value.
@@ -46,6 +47,16 @@ impl EdgeEntry {
     pub fn name(&self) -> String {
         format!("{}->{}", self.src, self.dst)
     }
+
+    /// A socket or pipe between a process and its peer: neither end a file or memory.
+    pub fn is_communication(&self) -> bool {
+        !is_local_node(&self.src) && !is_local_node(&self.dst)
+    }
+
+    /// Bytes of its busiest training interval.
+    pub fn max_bytes(&self) -> f64 {
+        self.max_log_bytes.exp_m1()
+    }
 }
 
 /// A microservice and its edges.
@@ -73,13 +84,37 @@ pub struct Threshold {
     pub value: f64,
     /// The rule, in words.
     pub rule: String,
-    /// Mean validation score.
+    /// Mean calibration score.
     pub mean: f64,
-    /// Standard deviation of validation scores.
+    /// Standard deviation of calibration scores.
     pub std: f64,
-    /// Largest validation score.
+    /// Largest calibration score.
     pub max: f64,
-    /// Validation intervals.
+    /// Validation intervals among the calibration scores.
+    pub intervals: usize,
+    /// Training intervals among them, each scored by the network that did not see it (0 in models trained
+    /// before they counted).
+    #[serde(default)]
+    pub out_of_fold: usize,
+}
+
+/// The volume rule's threshold: how far a communication edge may carry more than in its busiest training
+/// interval, in nats of bytes (`ln` of the ratio), before the interval is anomalous.
+///
+/// The autoencoder's output is bounded by what training saw, and its score is a mean over every edge of the
+/// vocabulary: one edge carrying a thousand times its usual bytes (a table dumped through a search endpoint)
+/// moves the mean little when a hundred edges are quiet. More data on a conversation than ever in training is
+/// evidence of its own, as a never-seen edge is; how much more normal operation produces is measured, like the
+/// reconstruction threshold, on data the model did not see (see [`super::train`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeThreshold {
+    /// Excess (nats) above which an interval is anomalous.
+    pub value: f64,
+    /// The rule, in words.
+    pub rule: String,
+    /// Largest calibration excess.
+    pub max: f64,
+    /// Calibration intervals.
     pub intervals: usize,
 }
 
@@ -92,11 +127,13 @@ pub enum UnknownEdgePolicy {
     Alert,
     /// A never-seen *communication* is anomalous by itself: a socket or pipe edge between a microservice and a
     /// peer it never talked to (another service, a port), or from a program never seen in it (a shell, a client
-    /// tool). A never-seen access of a file or of a process's own memory, or a known conversation held by another
-    /// thread of the same service, is reported and left to the reconstruction error. Real processes open files they did not open yesterday (a lazily imported module, a
-    /// new log segment, a locale file a restarted worker reads) while their communication partners stay fixed;
-    /// the paper (§8) names frequent pattern changes as its source of false alarms. The trade-off: a known role
-    /// reading a file it never read, with no new communication, is not flagged by this rule alone.
+    /// tool). Reported and left to the reconstruction error: a never-seen access of a file or of a process's own
+    /// memory, a known conversation held by another thread of the same service, and a known program talking to
+    /// its own service (a forked child's pipe to its parent). Real processes open files they did not open
+    /// yesterday (a lazily imported module, a new log segment, a locale file a restarted worker reads) while
+    /// their communication partners stay fixed; the paper (§8) names frequent pattern changes as its source of
+    /// false alarms. The trade-off: a known role reading a file it never read, with no new communication, is not
+    /// flagged by this rule alone.
     #[default]
     Communication,
     /// Reported, but only the reconstruction error decides.
@@ -138,6 +175,9 @@ pub struct GraphModel {
     /// Never-seen edges.
     #[serde(default)]
     pub unknown_edge_policy: UnknownEdgePolicy,
+    /// The volume rule; absent in models trained before it, which then judge by the reconstruction alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeThreshold>,
     /// Training statistics.
     pub training: TrainingStats,
 }

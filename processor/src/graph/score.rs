@@ -10,7 +10,7 @@ use spanguard_exchange::ExchangeEvent;
 
 use super::autoencoder::Autoencoder;
 use super::interval::{GraphBuilder, IntervalGraph, NodeId, Nodes};
-use super::model::{GraphModel, UnknownEdgePolicy};
+use super::model::{EdgeEntry, GraphModel, UnknownEdgePolicy};
 use super::roles::is_local_node;
 use super::runtime::{Reconstructor, RuntimeError};
 
@@ -89,6 +89,67 @@ pub struct IntervalScore {
     pub top_edges: Vec<EdgeDeviation>,
     /// Events aggregated.
     pub events: u64,
+    /// The communication edge that carried most beyond its busiest training interval; absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeExcess>,
+}
+
+/// More bytes on a communication edge than in any training interval (the volume rule,
+/// [`super::model::VolumeThreshold`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolumeExcess {
+    /// `src->dst`.
+    pub edge: String,
+    /// How far above the training maximum, nats ([`volume_excess_nats`]).
+    pub excess: f64,
+    /// The model's threshold for it; absent in a model without the volume rule.
+    pub threshold: Option<f64>,
+    /// Bytes in the busiest training interval.
+    pub training_max: f64,
+    /// Bytes observed.
+    pub observed: f64,
+}
+
+impl VolumeExcess {
+    /// Beyond the model's threshold: the interval is anomalous by the volume rule.
+    pub fn over(&self) -> bool {
+        self.threshold.is_some_and(|t| self.excess > t)
+    }
+
+    /// For people: `frontend/gunicorn->redis 3921153 bytes, at most 10218 in training (×360)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {:.0} bytes, at most {:.0} in training (×{:.0})",
+            self.edge,
+            self.observed,
+            self.training_max,
+            self.observed / self.training_max.max(1.0)
+        )
+    }
+}
+
+/// Bytes added to both sides of a volume ratio: below a page, the unit the kernel moves data in, a relative
+/// change carries no evidence (an edge of 5 bytes carrying 250 is fifty times busier and means nothing).
+pub const VOLUME_PSEUDO_BYTES: f64 = 4096.0;
+
+/// How far `observed` bytes exceed `busiest` bytes, nats: `ln((observed + p) / (busiest + p))`, p =
+/// [`VOLUME_PSEUDO_BYTES`]; negative when below.
+pub fn volume_excess_nats(observed: f64, busiest: f64) -> f64 {
+    ((observed + VOLUME_PSEUDO_BYTES) / (busiest + VOLUME_PSEUDO_BYTES)).ln()
+}
+
+/// The largest excess (nats) of a communication edge of `row` over its busiest training interval, and the edge;
+/// `None` when no communication edge exceeded it. A feature above 1 is an edge busier than ever in training.
+pub fn volume_excess(row: &[f32], edges: &[EdgeEntry]) -> Option<(usize, f64)> {
+    row.iter()
+        .zip(edges)
+        .enumerate()
+        .filter(|(_, (x, e))| **x > 1.0 && e.is_communication())
+        .map(|(i, (x, e))| {
+            let observed = (f64::from(*x) * e.max_log_bytes).exp_m1();
+            (i, volume_excess_nats(observed, e.max_bytes()))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 const TOP: usize = 5;
@@ -101,6 +162,28 @@ struct Features {
     /// Whether one of them is a never-seen communication: neither end a file nor memory, and a conversation of
     /// microservices never seen (a service and a peer that never talked), or a program never seen talking.
     new_communication: bool,
+}
+
+/// Each edge's residual in units of its normal residual spread, squared.
+fn squared_residuals(row: &[f32], rec: &[f32], edges: &[EdgeEntry]) -> Vec<f64> {
+    row.iter()
+        .zip(rec)
+        .zip(edges)
+        .map(|((x, y), edge)| (f64::from(x - y) / edge.residual_std).powi(2))
+        .collect()
+}
+
+/// An interval's score: the mean of [`squared_residuals`] over the vocabulary (0 for an empty one).
+pub fn mean_squared_residual(row: &[f32], rec: &[f32], edges: &[EdgeEntry]) -> f64 {
+    mean_of(&squared_residuals(row, rec, edges))
+}
+
+fn mean_of(sq: &[f64]) -> f64 {
+    if sq.is_empty() {
+        0.0
+    } else {
+        sq.iter().sum::<f64>() / sq.len() as f64
+    }
 }
 
 /// Turns events into scored intervals.
@@ -148,7 +231,7 @@ impl GraphScorer {
         let known_conversations = model
             .edges
             .iter()
-            .filter(|e| !is_local_node(&e.src) && !is_local_node(&e.dst))
+            .filter(|e| e.is_communication())
             .filter_map(|e| {
                 let service = &model.groups.get(e.group)?.service;
                 Some(conversation(service, &e.src, &e.dst))
@@ -226,7 +309,10 @@ impl GraphScorer {
                         // A program never seen in the service, talking (a shell, a client tool), or a known one
                         // in a conversation never held.
                         let thread = if c.2 { s } else { d };
-                        !self.known_nodes.contains(thread) || !self.known_conversations.contains(&c)
+                        // A service's peer that is the service itself (a forked child's pipe to its parent,
+                        // threads over a socketpair) is internal: new only when the program is new.
+                        let internal = c.1 == c.0;
+                        !self.known_nodes.contains(thread) || (!internal && !self.known_conversations.contains(&c))
                     };
                     unknown.push(format!("{s}->{d}"));
                 }
@@ -262,14 +348,8 @@ impl GraphScorer {
         } else {
             self.reconstructor.reconstruct(&row, 1)?
         };
-        // Residuals in units of each edge's normal residual spread, squared.
-        let sq: Vec<f64> = row
-            .iter()
-            .zip(&rec)
-            .zip(&self.model.edges)
-            .map(|((x, y), edge)| (f64::from(x - y) / edge.residual_std).powi(2))
-            .collect();
-        let score = if e == 0 { 0.0 } else { sq.iter().sum::<f64>() / e as f64 };
+        let sq = squared_residuals(&row, &rec, &self.model.edges);
+        let score = mean_of(&sq);
         let mut services: Vec<ServiceError> = self
             .model
             .groups
@@ -299,6 +379,15 @@ impl GraphScorer {
             })
             .collect();
         let threshold = self.model.threshold.value;
+        let volume_threshold = self.model.volume.as_ref().map(|v| v.value);
+        let volume = volume_excess(&row, &self.model.edges).map(|(i, excess)| VolumeExcess {
+            edge: self.model.edges[i].name(),
+            excess,
+            threshold: volume_threshold,
+            training_max: self.model.edges[i].max_bytes().round(),
+            observed: bytes(row[i], i),
+        });
+        let too_much = volume.as_ref().is_some_and(VolumeExcess::over);
         let alert_unknown = match self.model.unknown_edge_policy {
             UnknownEdgePolicy::Alert => !unknown_edges.is_empty(),
             UnknownEdgePolicy::Communication => new_communication,
@@ -309,11 +398,12 @@ impl GraphScorer {
             end: g.end_ns,
             score,
             threshold,
-            anomalous: score > threshold || alert_unknown,
+            anomalous: score > threshold || alert_unknown || too_much,
             unknown_edges,
             services,
             top_edges,
             events: g.events,
+            volume,
         })
     }
 
@@ -479,6 +569,32 @@ mod tests {
             "a program never seen in the service, talking, alarms: {v:?}"
         );
 
+        // A known program talking to its own service (a forked child's pipe to its parent, as redis's snapshot
+        // child reports to the server): internal, reported, not an alarm by itself.
+        let pipe = || Target::Pipe { id: "9".into() };
+        let v = verdict(
+            &mut scorer,
+            vec![
+                ev(100 * S + 9, "redis", 21, "redis-server", Op::Write, 40, pipe()),
+                ev(100 * S + 10, "redis", 20, "redis-server", Op::Read, 40, pipe()),
+            ],
+            "worker",
+        );
+        assert!(v.unknown_edges.iter().any(|e| e == "redis/redis-server->redis"), "{v:?}");
+        assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
+
+        // The same pipe to a service redis never talked to is a conversation never held.
+        let v = verdict(
+            &mut scorer,
+            vec![
+                ev(100 * S + 9, "redis", 21, "redis-server", Op::Write, 40, pipe()),
+                ev(100 * S + 10, "auth", 30, "worker", Op::Read, 40, pipe()),
+            ],
+            "worker",
+        );
+        assert!(v.unknown_edges.iter().any(|e| e == "redis/redis-server->auth"), "{v:?}");
+        assert!(v.anomalous, "{v:?}");
+
         // The frontend reaching a peer it never talked to.
         let v = verdict(
             &mut scorer,
@@ -498,5 +614,33 @@ mod tests {
             "{v:?}"
         );
         assert!(v.anomalous, "{v:?}");
+    }
+
+    #[test]
+    fn more_data_than_ever_on_a_conversation_alarms_by_itself() {
+        let mut scorer = trained();
+        let volume = scorer.model().volume.clone().expect("the volume rule is calibrated");
+        assert!(volume.value >= crate::graph::train::VOLUME_FLOOR, "{volume:?}");
+        let reply = |bytes| {
+            vec![ev(
+                100 * S + 9,
+                "redis",
+                20,
+                "redis-server",
+                Op::Send,
+                bytes,
+                tcp("127.0.0.1:6379", "127.0.0.1:40007"),
+            )]
+        };
+        // Twice the usual replies: more than ever, but a few hundred bytes carry no evidence.
+        let v = verdict(&mut scorer, reply(600), "worker");
+        assert!(v.volume.as_ref().is_some_and(|x| !x.over()), "{v:?}");
+        // A dump: megabytes where a few hundred bytes went.
+        let v = verdict(&mut scorer, reply(5_000_000), "worker");
+        let x = v.volume.as_ref().expect("an excess");
+        assert!(x.over() && v.anomalous, "{v:?}");
+        assert_eq!(x.edge, "redis/redis-server->frontend");
+        assert!(x.observed > 5_000_000.0 && x.training_max < 1_000.0, "{x:?}");
+        assert!(x.describe().starts_with("redis/redis-server->frontend 5000"), "{}", x.describe());
     }
 }
