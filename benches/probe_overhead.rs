@@ -117,11 +117,11 @@ fn main() {
         let a = child_run(secs, None);
         let (p, drain) = start_probe();
         let (t0, c0) = program_time();
-        let s0 = p.stats.syscalls.load(std::sync::atomic::Ordering::Relaxed);
+        let s0 = p.stats.syscalls.get();
         let b = child_run(secs, None);
         std::thread::sleep(Duration::from_millis(1100));
         let (t1, c1) = program_time();
-        let traced = p.stats.syscalls.load(std::sync::atomic::Ordering::Relaxed) - s0;
+        let traced = p.stats.syscalls.get() - s0;
         eprintln!(
             "    sys_exit program: {} runs, {:.0} ns per run; {} traced syscalls",
             c1 - c0,
@@ -144,7 +144,7 @@ fn main() {
     let achieved = child_run(secs, Some(25_000.0));
     let cpu = thread_cpu_seconds("ebpf-probe").unwrap_or(0.0) - cpu0;
     let wall = t0.elapsed().as_secs_f64();
-    let syscalls = p.stats.syscalls.load(std::sync::atomic::Ordering::Relaxed);
+    let syscalls = p.stats.syscalls.get();
     p.stop();
     let events = drain.join().unwrap_or(0);
     println!("loopback echo, {secs} s per run, 4 syscalls per round trip");

@@ -1,62 +1,34 @@
 //! Builds the detector chain a config asks for, and the background work some detectors need (the graph
 //! detector's event source and scoring thread).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use anyhow::Context;
 use spanguard_config::{AnomalyConfig, EventSource};
-use spanguard_ebpf_probe::{Probe, ProbeConfig, ServiceRule};
+use spanguard_ebpf_probe::{Running, SourceError};
 use spanguard_processor::evidence::interval_channel;
 use spanguard_processor::frequency::{FrequencyDetector, FrequencyModel};
 use spanguard_processor::graph::detector::GraphDetector;
 use spanguard_processor::graph::feed::{self, Latest};
 use spanguard_processor::graph::score::GraphScorer;
 use spanguard_processor::{Detector, Detectors};
-use spanguard_telemetry::{names, Registry};
+use spanguard_telemetry::Registry;
 
-/// Reads a counter some component keeps.
-type Reading = Box<dyn Fn() -> u64 + Send>;
-
-/// Threads started for the detectors; stopped after the pipeline drained.
+/// What runs beside the pipeline for the detectors (the graph detector's event source and scoring thread);
+/// stopped after the pipeline drained.
 #[derive(Default)]
 pub struct Background {
-    stop: Arc<AtomicBool>,
+    source: Option<Running>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    probe: Option<Probe>,
 }
 
 impl Background {
-    /// Stops the event sources (the scoring threads end when their source does).
+    /// Stops the event source; the scoring thread ends when its source does.
     pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(p) = self.probe {
-            p.stop();
+        if let Some(s) = self.source {
+            s.stop();
         }
         for t in self.threads {
             let _ = t.join();
         }
-    }
-
-    /// Copies counters that another component keeps into the registry, every half second, until stopped.
-    fn mirror(&mut self, pairs: Vec<(Reading, spanguard_telemetry::Counter)>) {
-        let stop = self.stop.clone();
-        self.threads.push(std::thread::spawn(move || {
-            let mut seen = vec![0u64; pairs.len()];
-            loop {
-                for ((src, dst), last) in pairs.iter().zip(seen.iter_mut()) {
-                    let now = src();
-                    if now > *last {
-                        dst.add(now - *last);
-                        *last = now;
-                    }
-                }
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(500));
-            }
-        }));
     }
 }
 
@@ -70,21 +42,6 @@ pub struct Built {
     pub latest: Option<Latest>,
     /// What each detector is, for the start-up log line.
     pub described: Vec<String>,
-}
-
-fn probe_config(e: &spanguard_config::EventsConfig) -> ProbeConfig {
-    ProbeConfig {
-        interval: e.interval,
-        scope: crate::cmd::probe::scope(&e.cgroups, &e.pids),
-        services: e
-            .services
-            .iter()
-            .map(|(pattern, service)| ServiceRule {
-                pattern: pattern.clone(),
-                service: service.clone(),
-            })
-            .collect(),
-    }
 }
 
 /// The frequency model `processors.<name>.frequency.model` names, read and checked.
@@ -172,90 +129,21 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
             "graph detector loaded"
         );
         let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-        match g.events.source {
-            EventSource::File => {
-                let path = g.events.path.clone().context("checked by load_graph")?;
-                let (t, bad) = spanguard_ebpf_probe::file::follow(path, tx, background.stop.clone());
-                background.threads.push(t);
-                let bad_lines = registry.counter(
-                    names::GRAPH_BAD_EVENT_LINES,
-                    "Malformed lines skipped by the file event source.",
-                    &[],
-                );
-                background.mirror(vec![(Box::new(move || bad.load(Ordering::Relaxed)), bad_lines)]);
+        match spanguard_ebpf_probe::start(&g.events, registry, tx) {
+            Ok(source) => background.source = Some(source),
+            Err(SourceError::Probe(e)) => {
+                // The pipeline keeps running with the other detectors; say so once, and in a metric.
+                tracing::error!(error = %e, "graph detector disabled: its eBPF event source cannot run (spanguard_probe_available=0); the pipeline continues without it");
+                described.pop();
+                described.push("graph detector: disabled (its eBPF event source cannot run)".to_owned());
+                return Ok(Built {
+                    detectors: chain.into(),
+                    background,
+                    latest: None,
+                    described,
+                });
             }
-            EventSource::Ebpf => {
-                let available = registry.gauge(
-                    names::PROBE_AVAILABLE,
-                    "1 when the live event source runs.",
-                    &[("source", "ebpf")],
-                );
-                match Probe::start(probe_config(&g.events), tx) {
-                    Ok(probe) => {
-                        available.set(1);
-                        let dropped = |reason| {
-                            registry.counter(
-                                names::PROBE_DROPPED,
-                                "What the eBPF probe could not record.",
-                                &[("reason", reason)],
-                            )
-                        };
-                        let read =
-                            |f: fn(&spanguard_ebpf_probe::ProbeStats) -> &std::sync::atomic::AtomicU64| -> Reading {
-                                let s = probe.stats.clone();
-                                Box::new(move || f(&s).load(Ordering::Relaxed))
-                            };
-                        background.mirror(vec![
-                            (
-                                read(|s| &s.events),
-                                registry.counter(
-                                    names::PROBE_EVENTS,
-                                    "Events from the live source.",
-                                    &[("source", "ebpf")],
-                                ),
-                            ),
-                            (read(|s| &s.ringbuf_drops), dropped("ringbuf_full")),
-                            (read(|s| &s.agg_full), dropped("aggregation_map_full")),
-                            (read(|s| &s.unresolved), dropped("unresolved_fd")),
-                        ]);
-                        background.probe = Some(probe);
-                    }
-                    Err(e) => {
-                        // The pipeline keeps running with the other detectors; say so once, and in a metric.
-                        available.set(0);
-                        tracing::error!(error = %e, "graph detector disabled: its eBPF event source cannot run (spanguard_probe_available=0); the pipeline continues without it");
-                        described.pop();
-                        described.push("graph detector: disabled (its eBPF event source cannot run)".to_owned());
-                        return Ok(Built {
-                            detectors: chain.into(),
-                            background,
-                            latest: None,
-                            described,
-                        });
-                    }
-                }
-            }
-            EventSource::Procfs => {
-                registry
-                    .gauge(
-                        names::PROBE_AVAILABLE,
-                        "1 when the live event source runs.",
-                        &[("source", "procfs")],
-                    )
-                    .set(1);
-                tracing::warn!(
-                    "graph detector fed by the procfs fallback: process-level, per-poll events (coarser than eBPF)"
-                );
-                let c = probe_config(&g.events);
-                background.threads.push(spanguard_ebpf_probe::procfs::spawn(
-                    c.interval,
-                    c.scope,
-                    c.services,
-                    tx,
-                    background.stop.clone(),
-                ));
-            }
-            EventSource::None => drop(tx),
+            Err(e) => return Err(e).with_context(|| format!("processors.{name}.graph")),
         }
         let (intervals_tx, intervals_rx) = interval_channel();
         let (thread, feed_latest) = feed::spawn(scorer, rx, intervals_tx, registry);

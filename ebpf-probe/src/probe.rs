@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::Ebpf;
+use spanguard_telemetry::{names, Counter, Registry};
 
 use crate::abi::{self, AggKey, AggVal, Config, Record};
 use crate::resolve::{self, ExeHashes, ProcessInfo};
@@ -79,22 +80,38 @@ pub struct ProbeConfig {
     pub services: Vec<ServiceRule>,
 }
 
-/// Counters, readable while the probe runs.
-#[derive(Debug, Default)]
+/// Counters, readable while the probe runs; in a registry ([`ProbeStats::registered`]) they are the metrics
+/// themselves, counted where they happen.
+#[derive(Debug, Default, Clone)]
 pub struct ProbeStats {
     /// Events produced.
-    pub events: AtomicU64,
+    pub events: Counter,
     /// Exchanges (syscalls) aggregated by the kernel program and drained.
-    pub syscalls: AtomicU64,
+    pub syscalls: Counter,
     /// Ring-buffer records the kernel could not queue.
-    pub ringbuf_drops: AtomicU64,
+    pub ringbuf_drops: Counter,
     /// Exchanges the kernel could not aggregate (map full).
-    pub agg_full: AtomicU64,
+    pub agg_full: Counter,
     /// Aggregates whose fd could not be resolved: closed (or its process gone) before user space could read
     /// what it was — typically files open for microseconds. Counted, never guessed.
-    pub unresolved: AtomicU64,
+    pub unresolved: Counter,
     /// Events the consumer could not take in time (its queue full).
-    pub queue_full: AtomicU64,
+    pub queue_full: Counter,
+}
+
+impl ProbeStats {
+    /// Counters registered in `registry`: events as `spanguard_probe_events_total{source="ebpf"}`, what could
+    /// not be recorded as `spanguard_probe_dropped_total{reason=…}`.
+    pub fn registered(registry: &Registry) -> Self {
+        let dropped = |reason| registry.counter(names::PROBE_DROPPED, "What the eBPF probe could not record.", &[("reason", reason)]);
+        Self {
+            events: registry.counter(names::PROBE_EVENTS, "Events from the live source.", &[("source", "ebpf")]),
+            ringbuf_drops: dropped("ringbuf_full"),
+            agg_full: dropped("aggregation_map_full"),
+            unresolved: dropped("unresolved_fd"),
+            ..Self::default()
+        }
+    }
 }
 
 /// Checks what the probe needs, without loading anything.
@@ -178,8 +195,17 @@ fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(ebpf: &mut Ebpf
 }
 
 impl Probe {
-    /// Loads, attaches and starts draining into `tx` every `config.interval`.
+    /// Loads, attaches and starts draining into `tx` every `config.interval`, counting into counters of its own.
     pub fn start(config: ProbeConfig, tx: SyncSender<ExchangeEvent>) -> Result<Probe, ProbeError> {
+        Self::start_counted(config, tx, ProbeStats::default())
+    }
+
+    /// As [`Probe::start`], counting into `stats` (e.g. [`ProbeStats::registered`]).
+    pub fn start_counted(
+        config: ProbeConfig,
+        tx: SyncSender<ExchangeEvent>,
+        stats: ProbeStats,
+    ) -> Result<Probe, ProbeError> {
         preflight()?;
         // Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
         let unlimited = libc::rlimit {
@@ -271,7 +297,7 @@ impl Probe {
             counters: take(&mut ebpf, "counters")?,
         };
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(ProbeStats::default());
+        let stats = Arc::new(stats);
         let mut worker = Worker {
             ebpf,
             maps,
@@ -286,6 +312,7 @@ impl Probe {
             threads: HashMap::new(),
             exited: HashSet::new(),
             active: 0,
+            kernel_counted: [0; 2],
         };
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -348,6 +375,8 @@ struct Worker {
     threads: HashMap<(u32, u32), String>,
     exited: HashSet<u32>,
     active: u32,
+    /// The kernel's drop totals (ring buffer, aggregation map) already counted.
+    kernel_counted: [u64; 2],
 }
 
 fn now_ns() -> u64 {
@@ -519,7 +548,7 @@ impl Worker {
                     bytes: a.bytes + v.bytes,
                     count: a.count + v.count,
                 });
-                self.stats.syscalls.fetch_add(v.count, Ordering::Relaxed);
+                self.stats.syscalls.add(v.count);
                 drained.push((k, v));
             }
             let _ = map.remove(&k);
@@ -529,14 +558,14 @@ impl Worker {
             match self.event(k, v, ts) {
                 Resolved::NotAnExchange => {}
                 Resolved::Gone => {
-                    self.stats.unresolved.fetch_add(1, Ordering::Relaxed);
+                    self.stats.unresolved.inc();
                 }
                 Resolved::Event(e) => match self.tx.try_send(*e) {
                     Ok(()) => {
-                        self.stats.events.fetch_add(1, Ordering::Relaxed);
+                        self.stats.events.inc();
                     }
                     Err(std::sync::mpsc::TrySendError::Full(e)) => {
-                        self.stats.queue_full.fetch_add(1, Ordering::Relaxed);
+                        self.stats.queue_full.inc();
                         // Block rather than lose it: the kernel keeps aggregating meanwhile.
                         if self.tx.send(e).is_err() {
                             return;
@@ -560,12 +589,18 @@ impl Worker {
                 .map(|v| v.iter().sum::<u64>())
                 .unwrap_or(0)
         };
-        self.stats
-            .ringbuf_drops
-            .store(sum(abi::counter::RINGBUF_DROPS), Ordering::Relaxed);
-        self.stats
-            .agg_full
-            .store(sum(abi::counter::AGG_FULL), Ordering::Relaxed);
+        // The kernel keeps totals; the counters take what they added since the last drain.
+        for (k, (index, counter)) in [
+            (abi::counter::RINGBUF_DROPS, &self.stats.ringbuf_drops),
+            (abi::counter::AGG_FULL, &self.stats.agg_full),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let total = sum(index);
+            counter.add(total.saturating_sub(self.kernel_counted[k]));
+            self.kernel_counted[k] = self.kernel_counted[k].max(total);
+        }
     }
 
     fn event(&mut self, k: AggKey, v: AggVal, ts: u64) -> Resolved {

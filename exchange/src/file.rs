@@ -91,19 +91,15 @@ pub fn write_events(path: &Path, events: &[ExchangeEvent]) -> Result<(), EventFi
 
 /// Follows `path` like `tail -f`: sends every event already in it, then each appended line, until `stop` is
 /// set. Runs on its own thread; a full `tx` makes it wait (the file is the buffer). Malformed lines are counted
-/// in the returned counter and skipped (a live file must not stop the pipeline).
+/// in `bad_lines` and skipped (a live file must not stop the pipeline).
 pub fn follow(
     path: std::path::PathBuf,
     tx: std::sync::mpsc::SyncSender<ExchangeEvent>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> (
-    std::thread::JoinHandle<()>,
-    std::sync::Arc<std::sync::atomic::AtomicU64>,
-) {
+    bad_lines: spanguard_telemetry::Counter,
+) -> std::thread::JoinHandle<()> {
     use std::sync::atomic::Ordering;
-    let bad = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let bad_lines = bad.clone();
-    let handle = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("events-file".into())
         .spawn(move || {
             let mut reader: Option<BufReader<std::fs::File>> = None;
@@ -132,9 +128,7 @@ pub fn follow(
                                 }
                             }
                             Ok(None) => {}
-                            Err(_) => {
-                                bad_lines.fetch_add(1, Ordering::Relaxed);
-                            }
+                            Err(_) => bad_lines.inc(),
                         }
                         partial.clear();
                     }
@@ -145,8 +139,7 @@ pub fn follow(
                 }
             }
         })
-        .expect("spawning a thread only fails when the process is out of resources");
-    (handle, bad)
+        .expect("spawning a thread only fails when the process is out of resources")
 }
 
 #[cfg(test)]

@@ -52,17 +52,6 @@ fn parse_rule(s: &str) -> Result<ServiceRule, String> {
     })
 }
 
-/// The probe's scope from the flags.
-pub fn scope(cgroups: &[PathBuf], pids: &[u32]) -> Scope {
-    if !cgroups.is_empty() {
-        Scope::Cgroups(cgroups.to_vec())
-    } else if !pids.is_empty() {
-        Scope::Pids(pids.to_vec())
-    } else {
-        Scope::All
-    }
-}
-
 /// Records until the duration passes (or SIGINT/SIGTERM), then prints what the probe counted.
 pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
     // A pid that names no process would record nothing for as long as asked: say so now.
@@ -80,7 +69,7 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
         );
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let scope = scope(&args.cgroup, &args.pid);
+    let scope = Scope::of(&args.cgroup, &args.pid);
     let fallback_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (probe, fallback) = match args.source {
         Source::Ebpf => {
@@ -136,14 +125,13 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
     let stats = probe.stats.clone();
     probe.stop();
     write_all(&rx, &mut out, Duration::from_millis(50))?;
-    use std::sync::atomic::Ordering::Relaxed;
     eprintln!(
         "probe: {} events written; {} syscalls seen; dropped: ring buffer {}, aggregation map full {}; unresolved {}",
         written,
-        stats.syscalls.load(Relaxed),
-        stats.ringbuf_drops.load(Relaxed),
-        stats.agg_full.load(Relaxed),
-        stats.unresolved.load(Relaxed)
+        stats.syscalls.get(),
+        stats.ringbuf_drops.get(),
+        stats.agg_full.get(),
+        stats.unresolved.get()
     );
     Ok(())
 }
