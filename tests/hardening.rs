@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use spanguard::bench::child::{RunConfig, Spanguard};
+use spanguard_testkit::bench::child::{RunConfig, Spanguard};
 use spanguard_telemetry::names;
 use spanguard_testkit::bench::generator::Generator;
 use spanguard_testkit::bench::shape::{Shape, Template};

@@ -119,7 +119,9 @@ pub fn start(
         }
         EventSource::Procfs => {
             available("procfs").set(1);
-            tracing::warn!("graph detector fed by the procfs fallback: process-level, per-poll events (coarser than eBPF)");
+            tracing::warn!(
+                "graph detector fed by the procfs fallback: process-level, per-poll events (coarser than eBPF)"
+            );
             let c = ProbeConfig::from(events);
             running.thread = Some(procfs::spawn(c.interval, c.scope, c.services, tx, stop));
         }

@@ -4,9 +4,7 @@
 //! equal spans acknowledged. spanguard runs as a child process so its CPU and memory are its own; throughput is
 //! reported per core of spanguard, since the generator and the sink share the same two cores.
 
-pub mod child;
-
-pub use spanguard_testkit::bench::{generator, latency, shape};
+pub use spanguard_testkit::bench::{child, generator, latency, shape};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -109,7 +107,7 @@ fn now_ns() -> u64 {
 /// Runs the benchmark, printing as it goes; returns the runs in order.
 pub async fn run(o: &BenchOptions) -> anyhow::Result<Vec<RunResult>> {
     let template = Arc::new(Template::from_dataset(&o.dataset, o.shape)?);
-    let scratch = crate::demo::Scratch::new("bench")?;
+    let scratch = spanguard_testkit::scratch::Scratch::new("bench")?;
     let models = match &o.models {
         Some(m) => m.clone(),
         None => {
@@ -326,7 +324,7 @@ async fn through_spanguard(
 async fn feed_events(path: PathBuf) {
     use crate::workload::lte::{events, Scenario};
     const SECOND: u64 = 1_000_000_000;
-    let Ok(mut writer) = crate::demo::EventWriter::open(&path) else {
+    let Ok(mut writer) = spanguard_testkit::scratch::EventWriter::open(&path) else {
         return;
     };
     let mut k = 0u64;

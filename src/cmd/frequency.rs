@@ -8,9 +8,9 @@ use spanguard_processor::detector::shorten;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::cusum::CusumParams;
 use spanguard_processor::frequency::drift::Adaptation;
+use spanguard_processor::frequency::holdout::{evaluate, Burst, EvalResult};
 use spanguard_processor::frequency::model::Method;
 use spanguard_processor::frequency::tracking::EvidenceSettings;
-use spanguard_processor::frequency::holdout::{evaluate, Burst, EvalResult};
 use spanguard_processor::frequency::windows::{score_windows, WindowLine};
 use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, FrequencyVerdict, TrainOptions};
 

@@ -112,7 +112,7 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<()> {
         m.threshold.max,
         m.volume
             .as_ref()
-            .map_or("-".to_owned(), |v| format!("×{:.1} the busiest training interval", v.value.exp())),
+            .map_or("-".to_owned(), |v| format!("×{:.1} the busiest training interval (bytes + 4 KiB)", v.value.exp())),
         args.out.display()
     );
     Ok(())

@@ -260,7 +260,7 @@ fn graph_summary(m: &GraphModel, dir: &Path, top: usize) -> (Value, String) {
     if let Some(v) = &m.volume {
         let _ = writeln!(
             t,
-            "  volume rule     a communication edge above ×{:.2} its busiest training interval ({}; {} intervals, largest ×{:.2})",
+            "  volume rule     a communication edge above ×{:.2} its busiest training interval, bytes + 4 KiB ({}; {} intervals, largest ×{:.2})",
             v.value.exp(),
             v.rule,
             v.intervals,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::demo::script::{normal_kind, password_guessing_kinds};
+use crate::workload::timeline::{normal_kind, password_guessing_kinds};
 use crate::workload::rng::Rng;
 use crate::workload::socialnet::SocialNetwork;
 

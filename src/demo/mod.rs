@@ -8,10 +8,8 @@
 //! the pipeline scores them, and placed just before "now" so a Jaeger UI shows them as recent.
 
 pub mod models;
-pub mod script;
 pub mod table;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,7 +24,8 @@ use spanguard_processor::WindowReport;
 use spanguard_receiver::file::read_trace_file;
 
 use crate::workload::rng::Rng;
-use script::{Step, STEP_NS};
+use crate::workload::timeline::{self, Step, STEP_NS};
+use spanguard_testkit::scratch::{EventWriter, Scratch};
 use table::{Outcome, Table};
 
 /// How the demo runs.
@@ -75,7 +74,7 @@ impl Summary {
 /// Runs the demo; prints as it goes.
 pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let steps = script::timeline();
+    let steps = timeline::timeline();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -116,11 +115,11 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
         "\nspanguard listening on {grpc} (OTLP/gRPC) and {} (OTLP/HTTP); playing {} one-second steps of {} traces\n",
         running.http_addrs.first().map(ToString::to_string).unwrap_or_default(),
         steps.len(),
-        script::TRACES_PER_STEP
+        timeline::TRACES_PER_STEP
     );
 
     let mut rng = Rng::new(o.seed);
-    let events = script::step_events(&steps, t0, o.seed);
+    let events = timeline::step_events(&steps, t0, o.seed);
     let mut writer = EventWriter::open(&events_path)?;
     writer.append(&events[0])?;
     let table = Table::new(o.no_color);
@@ -134,7 +133,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
         }
         wait_for_interval(&latest, t0 + (k as u64 + 1) * STEP_NS).await?;
         let sent = Instant::now();
-        for batch in script::step_traces(step, k, t0, &mut rng).chunks(10) {
+        for batch in timeline::step_traces(step, k, t0, &mut rng).chunks(10) {
             client
                 .export(merge(batch))
                 .await
@@ -358,52 +357,11 @@ service:
   telemetry:
     metrics: {{ address: "" }}
 "#,
-        traces = script::TRACES_PER_STEP,
+        traces = timeline::TRACES_PER_STEP,
         freq = q(&models.join(models::FREQUENCY_FILE)),
         graph = q(&models.join(models::GRAPH_DIR)),
         events = q(events),
         names = names.join(", "),
     );
     Config::from_yaml(&text, |_| None).context("the demo's pipeline config")
-}
-
-/// Appends exchange events to the file the graph detector follows, one flush per step (or second, in the bench).
-pub(crate) struct EventWriter(std::io::BufWriter<std::fs::File>);
-
-impl EventWriter {
-    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
-        let f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        Ok(Self(std::io::BufWriter::new(f)))
-    }
-
-    pub(crate) fn append(&mut self, events: &[spanguard_ebpf_probe::ExchangeEvent]) -> anyhow::Result<()> {
-        for e in events {
-            serde_json::to_writer(&mut self.0, e)?;
-            self.0.write_all(b"\n")?;
-        }
-        self.0.flush()?;
-        Ok(())
-    }
-}
-
-/// A private scratch directory, removed when the demo (or the bench) ends.
-pub(crate) struct Scratch {
-    pub(crate) path: PathBuf,
-}
-
-impl Scratch {
-    pub(crate) fn new(what: &str) -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!("spanguard-{what}-{}", std::process::id()));
-        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(Self { path })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

@@ -10,7 +10,7 @@ use spanguard_processor::graph::model::GraphModel;
 use spanguard_processor::graph::train::{save, train_graph, GraphTrainOptions};
 use spanguard_processor::offline::assemble;
 
-use super::script::{normal_traces, STEP_NS, TRACES_PER_STEP};
+use crate::workload::timeline::{normal_traces, STEP_NS, TRACES_PER_STEP};
 use crate::progress::Bar;
 use crate::workload::lte::{events, Scenario};
 use crate::workload::rng::Rng;

@@ -15,4 +15,26 @@ pub enum TestkitError {
     /// The sender's gRPC client cannot be built.
     #[error("the benchmark sender: {0}")]
     Client(#[from] spanguard_exporter::ExporterError),
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The spanguard child process did not start or stop as it should.
+    #[error("{0}")]
+    Child(String),
+}
+
+impl TestkitError {
+    /// An I/O error while doing `what`.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
 }

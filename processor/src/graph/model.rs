@@ -5,7 +5,9 @@
 //!   "edges": [{ "src": "enb/enb-s#ap", "dst": "mme", "group": 0, "max_log_bytes": 9.21 }, …],
 //!   "groups": [{ "service": "enb", "edges": [0, 1] }, …],
 //!   "architecture": { "hidden": [4, …], "bottleneck": 6 },
-//!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36, "out_of_fold": 144 },
+//!   "threshold": { "value": 0.0021, "rule": "…", "mean": …, "std": …, "max": …, "intervals": 36, "out_of_fold": 144,
+//!                  "out_of_fold_scale": 0.7 },
+//!   "volume": { "value": 0.83, "rule": "…", "max": 0.75, "intervals": 180 },
 //!   "unknown_edge_policy": "communication", "training": { "intervals": 144, "events": 98311, "epochs": 300, "loss": … } }
 //! ```
 
@@ -96,6 +98,14 @@ pub struct Threshold {
     /// before they counted).
     #[serde(default)]
     pub out_of_fold: usize,
+    /// What their scores were multiplied by: the trained network's mean score over the fold networks' on the
+    /// validation intervals (at most 1).
+    #[serde(default = "one")]
+    pub out_of_fold_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// The volume rule's threshold: how far a communication edge may carry more than in its busiest training

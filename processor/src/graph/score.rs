@@ -2,7 +2,9 @@
 //! training maximum), and the score is the mean squared reconstruction residual, each edge's residual measured in
 //! units of its own residual spread on the training data (so a well-modelled edge that goes astray counts, and an
 //! inherently noisy one does not drown the rest). The per-microservice means say where; edges never seen in
-//! training are listed (and, by default, alarm by themselves).
+//! training are listed (and, by default, a never-seen communication alarms by itself: [`super::model::UnknownEdgePolicy`]);
+//! a communication edge carrying far more than in any training interval alarms by itself too (the volume rule,
+//! [`super::model::VolumeThreshold`]).
 
 use hashbrown::{HashMap, HashSet};
 use serde::Serialize;
@@ -138,17 +140,15 @@ pub fn volume_excess_nats(observed: f64, busiest: f64) -> f64 {
     ((observed + VOLUME_PSEUDO_BYTES) / (busiest + VOLUME_PSEUDO_BYTES)).ln()
 }
 
-/// The largest excess (nats) of a communication edge of `row` over its busiest training interval, and the edge;
-/// `None` when no communication edge exceeded it. A feature above 1 is an edge busier than ever in training.
-pub fn volume_excess(row: &[f32], edges: &[EdgeEntry]) -> Option<(usize, f64)> {
-    row.iter()
+/// The largest excess (nats) of a communication edge over its busiest training interval, and the edge, from each
+/// column's `bytes`; `None` when no communication edge exceeded it.
+pub fn volume_excess(bytes: &[u64], edges: &[EdgeEntry]) -> Option<(usize, f64)> {
+    bytes
+        .iter()
         .zip(edges)
         .enumerate()
-        .filter(|(_, (x, e))| **x > 1.0 && e.is_communication())
-        .map(|(i, (x, e))| {
-            let observed = (f64::from(*x) * e.max_log_bytes).exp_m1();
-            (i, volume_excess_nats(observed, e.max_bytes()))
-        })
+        .filter(|(_, (b, e))| **b as f64 > e.max_bytes() && e.is_communication())
+        .map(|(i, (b, e))| (i, volume_excess_nats(*b as f64, e.max_bytes())))
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
@@ -157,10 +157,13 @@ const TOP: usize = 5;
 /// An interval's autoencoder input and what the model does not know about it.
 struct Features {
     row: Vec<f32>,
+    /// Each column's bytes, uncapped (the row caps a feature at 4, the volume rule must not).
+    bytes: Vec<u64>,
     /// `src->dst` of the edges never seen in training, sorted.
     unknown: Vec<String>,
     /// Whether one of them is a never-seen communication: neither end a file nor memory, and a conversation of
-    /// microservices never seen (a service and a peer that never talked), or a program never seen talking.
+    /// microservices never seen (a service and a peer that never talked; a service's conversation with itself is
+    /// internal), or a program never seen talking.
     new_communication: bool,
 }
 
@@ -288,6 +291,7 @@ impl GraphScorer {
     /// As [`GraphScorer::features`], for a graph whose node ids are those of `nodes` (another builder's).
     fn features_in(&self, g: &IntervalGraph, nodes: Option<&Nodes>) -> Features {
         let mut row = vec![0.0f32; self.model.edges.len()];
+        let mut bytes = vec![0u64; self.model.edges.len()];
         let mut unknown = Vec::new();
         let mut new_communication = false;
         let names = nodes.unwrap_or(&self.builder.nodes);
@@ -302,6 +306,7 @@ impl GraphScorer {
                     let max = self.model.edges[*c].max_log_bytes.max(1e-9);
                     // Busier than ever in training shows as > 1 (up to 4): the sigmoid output cannot follow.
                     row[*c] = ((e.bytes as f64).ln_1p() / max).min(4.0) as f32;
+                    bytes[*c] = e.bytes;
                 }
                 None => {
                     new_communication |= !is_local_node(s) && !is_local_node(d) && {
@@ -321,6 +326,7 @@ impl GraphScorer {
         unknown.sort();
         Features {
             row,
+            bytes,
             unknown,
             new_communication,
         }
@@ -339,6 +345,7 @@ impl GraphScorer {
     fn score_in(&mut self, g: &IntervalGraph, nodes: Option<&Nodes>) -> Result<IntervalScore, RuntimeError> {
         let Features {
             row,
+            bytes: raw,
             unknown: unknown_edges,
             new_communication,
         } = self.features_in(g, nodes);
@@ -380,12 +387,12 @@ impl GraphScorer {
             .collect();
         let threshold = self.model.threshold.value;
         let volume_threshold = self.model.volume.as_ref().map(|v| v.value);
-        let volume = volume_excess(&row, &self.model.edges).map(|(i, excess)| VolumeExcess {
+        let volume = volume_excess(&raw, &self.model.edges).map(|(i, excess)| VolumeExcess {
             edge: self.model.edges[i].name(),
             excess,
             threshold: volume_threshold,
             training_max: self.model.edges[i].max_bytes().round(),
-            observed: bytes(row[i], i),
+            observed: raw[i] as f64,
         });
         let too_much = volume.as_ref().is_some_and(VolumeExcess::over);
         let alert_unknown = match self.model.unknown_edge_policy {
@@ -507,10 +514,27 @@ mod tests {
                     path: "/srv/app/settings.conf".into(),
                 },
             ),
+            // A third service that talks to nobody here: a known program of a service redis never talked to.
+            ev(
+                t * S + 5,
+                "auth",
+                30,
+                "worker",
+                Op::Read,
+                32,
+                Target::File {
+                    path: "/srv/auth/keys".into(),
+                },
+            ),
         ]
     }
 
     fn trained() -> GraphScorer {
+        let t = trained_parts();
+        GraphScorer::new(t.model, Box::new(t.autoencoder))
+    }
+
+    fn trained_parts() -> crate::graph::train::Trained {
         let normal: Vec<ExchangeEvent> = (0..60).flat_map(|t| second(t, t, "worker")).collect();
         let opts = GraphTrainOptions {
             interval_ns: S,
@@ -520,8 +544,7 @@ mod tests {
             },
             ..GraphTrainOptions::default()
         };
-        let t = train_graph(&normal, None, &opts, |_, _, _| {}).expect("trains");
-        GraphScorer::new(t.model, Box::new(t.autoencoder))
+        train_graph(&normal, None, &opts, |_, _, _| {}).expect("trains")
     }
 
     fn verdict(scorer: &mut GraphScorer, extra: Vec<ExchangeEvent>, thread: &str) -> IntervalScore {
@@ -580,10 +603,13 @@ mod tests {
             ],
             "worker",
         );
-        assert!(v.unknown_edges.iter().any(|e| e == "redis/redis-server->redis"), "{v:?}");
+        assert!(
+            v.unknown_edges.iter().any(|e| e == "redis/redis-server->redis"),
+            "{v:?}"
+        );
         assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
 
-        // The same pipe to a service redis never talked to is a conversation never held.
+        // The same pipe to a known program of a service redis never talked to is a conversation never held.
         let v = verdict(
             &mut scorer,
             vec![
@@ -618,9 +644,12 @@ mod tests {
 
     #[test]
     fn more_data_than_ever_on_a_conversation_alarms_by_itself() {
-        let mut scorer = trained();
-        let volume = scorer.model().volume.clone().expect("the volume rule is calibrated");
-        assert!(volume.value >= crate::graph::train::VOLUME_FLOOR, "{volume:?}");
+        let t = trained_parts();
+        assert!(t.model.volume.is_some(), "the volume rule is calibrated");
+        // The reconstruction alone never alarms here: the volume rule must, by itself.
+        let mut model = t.model.clone();
+        model.threshold.value = f64::INFINITY;
+        let mut scorer = GraphScorer::new(model.clone(), Box::new(t.autoencoder.clone()));
         let reply = |bytes| {
             vec![ev(
                 100 * S + 9,
@@ -641,6 +670,17 @@ mod tests {
         assert!(x.over() && v.anomalous, "{v:?}");
         assert_eq!(x.edge, "redis/redis-server->frontend");
         assert!(x.observed > 5_000_000.0 && x.training_max < 1_000.0, "{x:?}");
-        assert!(x.describe().starts_with("redis/redis-server->frontend 5000"), "{}", x.describe());
+        assert!(
+            x.describe().starts_with("redis/redis-server->frontend 5000")
+                && x.describe().contains(" bytes, at most "),
+            "{}",
+            x.describe()
+        );
+
+        // A model without the volume rule (trained before it) judges by the reconstruction alone, as it did.
+        model.volume = None;
+        let mut old = GraphScorer::new(model, Box::new(t.autoencoder));
+        let v = verdict(&mut old, reply(5_000_000), "worker");
+        assert!(v.volume.as_ref().is_some_and(|x| !x.over()) && !v.anomalous, "{v:?}");
     }
 }

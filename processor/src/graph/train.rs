@@ -29,8 +29,8 @@ pub const RULE: &str =
 /// The volume rule, in words, as `graph.json` records it.
 pub const VOLUME_RULE: &str = "an interval is anomalous when a communication edge exceeds its busiest training interval by more than max(ln 2, mean + 4σ, 1.1 × max) of the excess of the validation intervals and of each training interval over the other fold";
 
-/// The smallest volume threshold, nats: twice the busiest training interval. A recording whose folds never
-/// exceed each other (a steady load) must not make every byte more than the maximum an alarm.
+/// The smallest volume threshold, nats: `bytes + 4 KiB` twice the busiest training interval's. A recording whose
+/// folds never exceed each other (a steady load) must not make every byte more than the maximum an alarm.
 pub const VOLUME_FLOOR: f64 = std::f64::consts::LN_2;
 
 /// Smallest residual spread an edge is credited with (2 % of its scaled range): an edge reconstructed perfectly
@@ -166,6 +166,7 @@ pub fn train_graph(
             max: 0.0,
             intervals: 0,
             out_of_fold: 0,
+            out_of_fold_scale: 1.0,
         },
         unknown_edge_policy: opts.unknown_edge_policy,
         volume: None,
@@ -188,7 +189,7 @@ pub fn train_graph(
         progress(epoch, epochs, loss);
     });
     model.training.loss = f64::from(last);
-    let oof = out_of_fold(&samples, &arch, &opts.autoencoder);
+    let (oof, fold_nets) = out_of_fold(&samples, &arch, &opts.autoencoder);
     for (edge, std) in model.edges.iter_mut().zip(residual_spreads(&samples, &oof)) {
         edge.residual_std = std;
     }
@@ -214,11 +215,21 @@ pub fn train_graph(
             validation_scores.len()
         )));
     }
+    // The fold networks saw half the data and reconstruct worse than the trained one: their scores are brought to
+    // its scale by the ratio of the two on the validation intervals, which neither saw.
+    let validation_rows = match validation {
+        Some(v) => {
+            let (vb, graphs) = build_intervals(v, opts.interval_ns);
+            scorer.features_built_by(&graphs, &vb.nodes)
+        }
+        None => scorer.features_built_by(&held_out, &builder.nodes),
+    };
+    let scale = fold_scale(&validation_rows, &ae, &fold_nets, &model.edges);
     let out_of_fold_scores: Vec<f64> = samples
         .iter()
         .zip(&oof)
         .filter(|(_, y)| !y.is_empty())
-        .map(|(x, y)| mean_squared_residual(x, y, &model.edges))
+        .map(|(x, y)| scale * mean_squared_residual(x, y, &model.edges))
         .collect();
     let validation_count = validation_scores.len();
     let out_of_fold_count = out_of_fold_scores.len();
@@ -233,6 +244,7 @@ pub fn train_graph(
         max,
         intervals: validation_count,
         out_of_fold: out_of_fold_count,
+        out_of_fold_scale: scale,
         ..model.threshold
     };
     let mut excess: Vec<f64> = validated
@@ -255,9 +267,14 @@ pub fn train_graph(
 /// [`FOLD_BLOCK`]-interval blocks, so that neighbouring intervals do not leak into each other. The network fits
 /// its training intervals closely; residuals of intervals it saw understate what a new interval of normal
 /// operation deviates by. A sample whose fold has no training data gets an empty row.
-fn out_of_fold(samples: &[Vec<f32>], arch: &Architecture, settings: &TrainSettings) -> Vec<Vec<f32>> {
+fn out_of_fold(
+    samples: &[Vec<f32>],
+    arch: &Architecture,
+    settings: &TrainSettings,
+) -> (Vec<Vec<f32>>, Vec<Autoencoder>) {
     let fold_of = |i: usize| (i / FOLD_BLOCK) % 2;
     let mut out = vec![Vec::new(); samples.len()];
+    let mut nets = Vec::new();
     for fold in 0..2 {
         let fit: Vec<Vec<f32>> = samples
             .iter()
@@ -273,8 +290,31 @@ fn out_of_fold(samples: &[Vec<f32>], arch: &Architecture, settings: &TrainSettin
         for (i, x) in samples.iter().enumerate().filter(|(i, _)| fold_of(*i) == fold) {
             out[i] = net.reconstruct(x);
         }
+        nets.push(net);
     }
-    out
+    (out, nets)
+}
+
+/// How much better the trained network reconstructs than the fold networks, on intervals none of them saw:
+/// the ratio of their mean scores on `validation` (at most 1). Scores of the fold networks times it are what the
+/// trained network would have scored on the training intervals, had it not seen them.
+fn fold_scale(validation: &[Vec<f32>], trained: &Autoencoder, folds: &[Autoencoder], edges: &[EdgeEntry]) -> f64 {
+    if validation.is_empty() || folds.is_empty() {
+        return 1.0;
+    }
+    let mean = |net: &Autoencoder| {
+        validation
+            .iter()
+            .map(|x| mean_squared_residual(x, &net.reconstruct(x), edges))
+            .sum::<f64>()
+            / validation.len() as f64
+    };
+    let by_folds = folds.iter().map(mean).sum::<f64>() / folds.len() as f64;
+    if by_folds > 0.0 {
+        (mean(trained) / by_folds).min(1.0)
+    } else {
+        1.0
+    }
 }
 
 /// Each edge's residual spread: the unit its deviations are scored in.
@@ -317,10 +357,15 @@ fn residual_spreads(samples: &[Vec<f32>], oof: &[Vec<f32>]) -> Vec<f64> {
 fn out_of_fold_excess(samples: &[Vec<f32>], edges: &[EdgeEntry]) -> Vec<f64> {
     let fold_of = |i: usize| (i / FOLD_BLOCK) % 2;
     let mut busiest = [vec![0.0f32; edges.len()], vec![0.0f32; edges.len()]];
+    let mut present = [false; 2];
     for (i, x) in samples.iter().enumerate() {
+        present[fold_of(i)] = true;
         for (m, v) in busiest[fold_of(i)].iter_mut().zip(x) {
             *m = m.max(*v);
         }
+    }
+    if !present.iter().all(|p| *p) {
+        return Vec::new(); // one fold only: no interval has another to be compared with
     }
     samples
         .iter()
@@ -340,7 +385,8 @@ fn out_of_fold_excess(samples: &[Vec<f32>], edges: &[EdgeEntry]) -> Vec<f64> {
         .collect()
 }
 
-/// Intervals per block of the two folds the residual spreads are measured out of.
+/// Intervals per block of the two folds (one minute of 5-second intervals) that the residual spreads, the
+/// out-of-fold calibration scores and the volume excess are measured out of.
 const FOLD_BLOCK: usize = 12;
 
 /// Writes `dir/graph.json` and `dir/autoencoder.onnx`.

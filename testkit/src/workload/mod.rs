@@ -6,3 +6,4 @@ pub mod lte;
 pub mod rng;
 pub mod socialnet;
 pub mod spans;
+pub mod timeline;

@@ -1,13 +1,13 @@
-//! What the demo plays: a timeline of one-second steps, each one window of traces (the social network of the
+//! What `spanguard demo` plays (and `loadgen` and the bench borrow from): a timeline of one-second steps, each one window of traces (the social network of the
 //! frequency paper) and one interval of data exchanges (the LTE core of DistAppGuard), with the ground truth of
 //! every step. Deterministic for a seed.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use spanguard_ebpf_probe::ExchangeEvent;
+use spanguard_exchange::ExchangeEvent;
 
-use crate::workload::lte::{self, Scenario};
-use crate::workload::rng::Rng;
-use crate::workload::socialnet::{Kind, SocialNetwork};
+use super::lte::{self, Scenario};
+use super::rng::Rng;
+use super::socialnet::{Kind, SocialNetwork};
 
 /// One second of simulated time per step: one graph interval, one window of traces.
 pub const STEP_NS: u64 = 1_000_000_000;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use crate::TestkitError;
 
 /// A `spanguard run` child process.
 pub struct Spanguard {
@@ -62,24 +62,27 @@ service:
 }
 
 /// A free loopback port (bound then released: the child binds it a moment later).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+pub fn free_port() -> Result<u16, TestkitError> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| TestkitError::io("binding a loopback port", e))?;
+    Ok(port.port())
 }
 
 impl Spanguard {
     /// Writes `run`'s config into `dir` and starts the binary at `exe` on it, forwarding to `sink`; returns it and
     /// its OTLP/gRPC endpoint.
-    pub fn launch(exe: &Path, dir: &Path, sink: &str, run: &RunConfig) -> anyhow::Result<(Spanguard, String)> {
+    pub fn launch(exe: &Path, dir: &Path, sink: &str, run: &RunConfig) -> Result<(Spanguard, String), TestkitError> {
         let (grpc, metrics) = (free_port()?, free_port()?);
         let path = dir.join("spanguard.yaml");
         std::fs::write(&path, run.text(grpc, metrics, sink))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .map_err(|e| TestkitError::io(format!("cannot write {}", path.display()), e))?;
         let sg = Self::start_exe(exe, &path, format!("127.0.0.1:{metrics}"))?;
         Ok((sg, format!("http://127.0.0.1:{grpc}")))
     }
 
     /// Starts `exe run --config config` and waits until `/healthz` answers at `metrics`.
-    pub fn start_exe(exe: &Path, config: &Path, metrics: String) -> anyhow::Result<Spanguard> {
+    pub fn start_exe(exe: &Path, config: &Path, metrics: String) -> Result<Spanguard, TestkitError> {
         let child = Command::new(exe)
             .args(["run", "--config"])
             .arg(config)
@@ -87,15 +90,19 @@ impl Spanguard {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start spanguard run")?;
+            .map_err(|e| TestkitError::io("cannot start spanguard run", e))?;
         let mut s = Spanguard { child, metrics };
         let deadline = Instant::now() + Duration::from_secs(20);
         while http_get(&s.metrics, "/healthz").is_err() {
-            if let Some(status) = s.child.try_wait()? {
-                bail!("spanguard run exited at start ({status})");
+            let exited = s
+                .child
+                .try_wait()
+                .map_err(|e| TestkitError::io("waiting for spanguard run", e))?;
+            if let Some(status) = exited {
+                return Err(TestkitError::Child(format!("spanguard run exited at start ({status})")));
             }
             if Instant::now() > deadline {
-                bail!("spanguard run did not become healthy in 20 s");
+                return Err(TestkitError::Child("spanguard run did not become healthy in 20 s".into()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -114,6 +121,7 @@ impl Spanguard {
             .collect();
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
         // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after "pid (comm)".
+        // SAFETY: sysconf takes no pointers.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         (ticks(11) + ticks(12)) as f64 / hz
     }
@@ -150,11 +158,16 @@ impl Spanguard {
     }
 
     /// SIGTERM, then waits for the drain; returns whether it exited 0.
-    pub fn stop(mut self) -> anyhow::Result<bool> {
+    pub fn stop(mut self) -> Result<bool, TestkitError> {
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        Ok(self.child.wait()?.success())
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| TestkitError::io("waiting for spanguard run to exit", e))?;
+        Ok(status.success())
     }
 }
 
