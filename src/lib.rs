@@ -1,8 +1,8 @@
 //! The `spanguard` binary's library half: wiring only. Each module connects crates for one command; the logic
-//! lives in the crates (`receiver`, `processor`, `exporter`, `config`, `telemetry`).
+//! lives in the crates (`receiver`, `processor`, `exporter`, `config`, `telemetry`, `ebpf-probe`), and what the
+//! demo and the bench exercise spanguard with in `testkit`.
 
 pub mod admin;
-pub mod bench;
 pub mod cmd;
 pub mod demo;
 pub mod detectors;
@@ -11,5 +11,5 @@ pub mod progress;
 pub mod signals;
 pub mod traces;
 
-// The testkit's generators and sink, under the names the commands use.
-use spanguard_testkit::{sink, workload};
+// The testkit's generators, under the name the commands use.
+use spanguard_testkit::workload;

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use spanguard_testkit::bench::child::{RunConfig, Spanguard};
 use spanguard_telemetry::names;
+use spanguard_testkit::bench::child::{RunConfig, Spanguard};
 use spanguard_testkit::bench::generator::Generator;
 use spanguard_testkit::bench::shape::{Shape, Template};
 use spanguard_testkit::sink::Sink;

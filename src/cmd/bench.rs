@@ -1,5 +1,5 @@
 //! `spanguard bench`: throughput, added latency and memory of spanguard against a direct sender → sink baseline
-//! (see `crate::bench`); the last line is machine-readable: `RESULT direct=… passthrough=… detectors=…`.
+//! (see `spanguard_testkit::bench::run`); the last line is machine-readable: `RESULT direct=… passthrough=… detectors=…`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use spanguard_config::Compression;
 
-use crate::bench::shape::Shape;
-use crate::bench::BenchOptions;
+use spanguard_testkit::bench::run::{self as bench, BenchOptions};
+use spanguard_testkit::bench::shape::Shape;
 
 /// `spanguard bench`.
 #[derive(clap::Args, Debug)]
@@ -73,7 +73,7 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
         );
     }
     if let Some(m) = &args.models {
-        if !crate::demo::models::present(m) {
+        if !spanguard_testkit::models::present(m) {
             anyhow::bail!(
                 "--models {}: needs frequency.json and graph/graph.json; write them with `spanguard demo --models {}` \
                  or leave --models out to train them first",
@@ -83,6 +83,7 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
         }
     }
     let options = BenchOptions {
+        exe: std::env::current_exe().context("cannot find the spanguard binary")?,
         duration: args.duration,
         warmup: args.warmup,
         streams: args.streams,
@@ -103,15 +104,15 @@ pub fn bench_cmd(args: &BenchArgs) -> anyhow::Result<bool> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let results = rt.block_on(crate::bench::run(&options))?;
+    let results = rt.block_on(bench::run(&options))?;
     if args.soak {
         let Some(run) = results.first() else {
             anyhow::bail!("the soak produced no run");
         };
-        let (report, ok) = crate::bench::soak_report(run);
+        let (report, ok) = bench::soak_report(run);
         println!("\n{report}");
         return Ok(ok);
     }
-    println!("\n{}", crate::bench::summary(&results));
+    println!("\n{}", bench::summary(&results));
     Ok(results.iter().all(|r| r.lossless()))
 }

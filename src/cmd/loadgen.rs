@@ -8,9 +8,9 @@ use anyhow::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::workload::timeline::{normal_kind, password_guessing_kinds};
 use crate::workload::rng::Rng;
 use crate::workload::socialnet::SocialNetwork;
+use crate::workload::timeline::{normal_kind, password_guessing_kinds};
 
 /// `spanguard loadgen`.
 #[derive(clap::Args, Debug)]

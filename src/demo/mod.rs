@@ -7,7 +7,6 @@
 //! Time is simulated: the timeline's steps are one second of span and event timestamps each, played as fast as
 //! the pipeline scores them, and placed just before "now" so a Jaeger UI shows them as recent.
 
-pub mod models;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +24,7 @@ use spanguard_receiver::file::read_trace_file;
 
 use crate::workload::rng::Rng;
 use crate::workload::timeline::{self, Step, STEP_NS};
+use spanguard_testkit::models;
 use spanguard_testkit::scratch::{EventWriter, Scratch};
 use table::{Outcome, Table};
 
@@ -90,7 +90,14 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
     if models::present(&models) {
         println!("using the models in {}", models.display());
     } else {
-        models::train_into(&models, t0, o.seed)?;
+        let bar = crate::progress::Bar::new(models::EPOCHS as u64, "  autoencoder");
+        models::train_into(&models, t0, o.seed, |epoch, epochs, loss| {
+            bar.set(
+                epoch as u64 + 1,
+                &format!("epoch {}/{epochs}, loss {loss:.4}", epoch + 1),
+            );
+        })?;
+        bar.finish();
     }
 
     let events_path = scratch.path.join("events.jsonl");

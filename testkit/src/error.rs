@@ -27,6 +27,24 @@ pub enum TestkitError {
     /// The spanguard child process did not start or stop as it should.
     #[error("{0}")]
     Child(String),
+    /// Training a frequency model failed.
+    #[error("training the frequency model")]
+    FrequencyTrain(#[source] spanguard_processor::frequency::train::TrainError),
+    /// Writing a frequency model failed.
+    #[error("writing the frequency model")]
+    FrequencyModel(#[source] spanguard_processor::frequency::model::ModelError),
+    /// Training the graph model failed.
+    #[error("training the graph model")]
+    GraphTrain(#[source] spanguard_processor::graph::train::GraphTrainError),
+    /// Writing the graph model failed.
+    #[error("writing the graph model")]
+    GraphModel(#[source] spanguard_processor::graph::model::GraphModelError),
+    /// A benchmark request did not decode (the template is broken).
+    #[error("decoding the benchmark's request template")]
+    Decode(#[source] prost::DecodeError),
+    /// A task of the benchmark panicked or was cancelled.
+    #[error("a benchmark task failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl TestkitError {

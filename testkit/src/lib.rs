@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod error;
+pub mod models;
 pub mod scratch;
 pub mod sink;
 pub mod workload;

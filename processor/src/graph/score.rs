@@ -671,8 +671,7 @@ mod tests {
         assert_eq!(x.edge, "redis/redis-server->frontend");
         assert!(x.observed > 5_000_000.0 && x.training_max < 1_000.0, "{x:?}");
         assert!(
-            x.describe().starts_with("redis/redis-server->frontend 5000")
-                && x.describe().contains(" bytes, at most "),
+            x.describe().starts_with("redis/redis-server->frontend 5000") && x.describe().contains(" bytes, at most "),
             "{}",
             x.describe()
         );

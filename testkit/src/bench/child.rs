@@ -102,7 +102,9 @@ impl Spanguard {
                 return Err(TestkitError::Child(format!("spanguard run exited at start ({status})")));
             }
             if Instant::now() > deadline {
-                return Err(TestkitError::Child("spanguard run did not become healthy in 20 s".into()));
+                return Err(TestkitError::Child(
+                    "spanguard run did not become healthy in 20 s".into(),
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -4,4 +4,5 @@
 pub mod child;
 pub mod generator;
 pub mod latency;
+pub mod run;
 pub mod shape;

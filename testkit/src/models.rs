@@ -1,19 +1,18 @@
-//! The demo's models: trained from normal traffic of the demo's own workloads (seconds on two cores), or loaded
-//! from a directory a previous run saved them in (`--models DIR`).
+//! The models `spanguard demo` and `spanguard bench` run with: trained from normal traffic of the demo's own
+//! workloads (seconds on two cores), or loaded from a directory a previous run saved them in (`--models DIR`).
 
 use std::path::Path;
 
-use anyhow::Context;
 use spanguard_processor::frequency::{train, FrequencyModel, TrainOptions};
 use spanguard_processor::graph::autoencoder::TrainSettings;
 use spanguard_processor::graph::model::GraphModel;
 use spanguard_processor::graph::train::{save, train_graph, GraphTrainOptions};
 use spanguard_processor::offline::assemble;
 
-use crate::workload::timeline::{normal_traces, STEP_NS, TRACES_PER_STEP};
-use crate::progress::Bar;
 use crate::workload::lte::{events, Scenario};
 use crate::workload::rng::Rng;
+use crate::workload::timeline::{normal_traces, STEP_NS, TRACES_PER_STEP};
+use crate::TestkitError;
 
 /// The frequency model's file in a models directory.
 pub const FREQUENCY_FILE: &str = "frequency.json";
@@ -27,16 +26,23 @@ const VALIDATION_WINDOWS: usize = 40;
 const TRAINING_INTERVALS: u64 = 200;
 const RESTART_INTERVALS: u64 = 40;
 const VALIDATION_INTERVALS: u64 = 150;
-const EPOCHS: usize = 800;
+/// Epochs of the autoencoder's training.
+pub const EPOCHS: usize = 800;
 
 /// Both models are in `dir` (from an earlier run or `spanguard train`).
 pub fn present(dir: &Path) -> bool {
     dir.join(FREQUENCY_FILE).is_file() && GraphModel::json_path(&dir.join(GRAPH_DIR)).is_file()
 }
 
-/// Trains both models into `dir`, far in the past of `t0` (the timeline's start), with a progress bar.
-pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// Trains both models into `dir`, far in the past of `t0` (the timeline's start), saying what it does on stdout;
+/// `progress(epoch, epochs, loss)` follows the autoencoder's training.
+pub fn train_into(
+    dir: &Path,
+    t0: u64,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize, f32),
+) -> Result<(), TestkitError> {
+    std::fs::create_dir_all(dir).map_err(|e| TestkitError::io(format!("cannot create {}", dir.display()), e))?;
 
     // Frequency: spanguard's defaults (the evidence method), exactly as `spanguard train frequency` trains.
     println!(
@@ -54,8 +60,10 @@ pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
         window: TRACES_PER_STEP,
         ..TrainOptions::evidence()
     };
-    let model = train(&normal, &validation, &opts).context("training the frequency model")?;
-    model.save(&dir.join(FREQUENCY_FILE))?;
+    let model = train(&normal, &validation, &opts).map_err(TestkitError::FrequencyTrain)?;
+    model
+        .save(&dir.join(FREQUENCY_FILE))
+        .map_err(TestkitError::FrequencyModel)?;
     describe_frequency(&model);
 
     // Graph: one-second intervals of the LTE core's normal operation.
@@ -91,16 +99,8 @@ pub fn train_into(dir: &Path, t0: u64, seed: u64) -> anyhow::Result<()> {
         },
         ..GraphTrainOptions::default()
     };
-    let bar = Bar::new(EPOCHS as u64, "  autoencoder");
-    let trained = train_graph(&normal, Some(&validation), &opts, |epoch, epochs, loss| {
-        bar.set(
-            epoch as u64 + 1,
-            &format!("epoch {}/{epochs}, loss {loss:.4}", epoch + 1),
-        );
-    })
-    .context("training the graph model")?;
-    bar.finish();
-    save(&trained, &dir.join(GRAPH_DIR))?;
+    let trained = train_graph(&normal, Some(&validation), &opts, &mut progress).map_err(TestkitError::GraphTrain)?;
+    save(&trained, &dir.join(GRAPH_DIR)).map_err(TestkitError::GraphModel)?;
     let m = &trained.model;
     println!(
         "  {} edges in {} microservices; threshold {:.3} (validation mean {:.3}, max {:.3}) → {}",

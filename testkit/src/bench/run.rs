@@ -1,10 +1,8 @@
-//! `spanguard bench`: the same OTLP/gRPC load three ways, side by side in one invocation —
+//! The harness of `spanguard bench`: the same OTLP/gRPC load three ways, side by side in one invocation —
 //! (a) generator → sink directly, (b) through spanguard with no detector (pass-through), (c) through spanguard
 //! with both detectors — each for `duration` after a warm-up, then drained and checked: spans at the sink must
 //! equal spans acknowledged. spanguard runs as a child process so its CPU and memory are its own; throughput is
 //! reported per core of spanguard, since the generator and the sink share the same two cores.
-
-pub use spanguard_testkit::bench::{child, generator, latency, shape};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,17 +10,20 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use spanguard_config::Compression;
 
+use super::child::{RunConfig, Spanguard};
+use super::generator::Generator;
+use super::shape::{Shape, Template};
+use crate::scratch::{EventWriter, Scratch};
 use crate::sink::Sink;
-use child::{RunConfig, Spanguard};
-use generator::Generator;
-use shape::{Shape, Template};
+use crate::{models, TestkitError};
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
+    /// The spanguard binary the spanguard runs start.
+    pub exe: PathBuf,
     /// Measured time per run.
     pub duration: Duration,
     /// Warm-up per run, not measured.
@@ -105,18 +106,18 @@ fn now_ns() -> u64 {
 }
 
 /// Runs the benchmark, printing as it goes; returns the runs in order.
-pub async fn run(o: &BenchOptions) -> anyhow::Result<Vec<RunResult>> {
+pub async fn run(o: &BenchOptions) -> Result<Vec<RunResult>, TestkitError> {
     let template = Arc::new(Template::from_dataset(&o.dataset, o.shape)?);
-    let scratch = spanguard_testkit::scratch::Scratch::new("bench")?;
+    let scratch = Scratch::new("bench")?;
     let models = match &o.models {
         Some(m) => m.clone(),
         None => {
             let dir = scratch.path.join("models");
             println!("training models for the detectors run (once) …");
             // Whole seconds: the graph model's intervals must line up with the live ones.
-            crate::demo::models::train_into(&dir, now_ns() / 1_000_000_000 * 1_000_000_000, 1)?;
+            models::train_into(&dir, now_ns() / 1_000_000_000 * 1_000_000_000, 1, |_, _, _| {})?;
             // The frequency baseline of the load itself, so windows score as the normal traffic they are.
-            train_frequency_on(&template, &dir.join(crate::demo::models::FREQUENCY_FILE))?;
+            train_frequency_on(&template, &dir.join(models::FREQUENCY_FILE))?;
             dir
         }
     };
@@ -169,24 +170,22 @@ pub async fn run(o: &BenchOptions) -> anyhow::Result<Vec<RunResult>> {
     Ok(results)
 }
 
-fn train_frequency_on(template: &Template, path: &Path) -> anyhow::Result<()> {
+fn train_frequency_on(template: &Template, path: &Path) -> Result<(), TestkitError> {
     use spanguard_processor::frequency::{train, TrainOptions};
     let requests: Vec<_> = (0..80u64)
         .map(|i| {
             let bytes = template.request(u64::MAX - i, 1_000_000_000 * (i + 1));
-            prost::Message::decode(bytes).context("decoding the template")
+            prost::Message::decode(bytes).map_err(TestkitError::Decode)
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     let (traces, _) = spanguard_processor::offline::assemble(requests);
     let (train_set, validation) = traces.split_at(traces.len() * 3 / 4);
-    let model = train(train_set, validation, &TrainOptions::evidence())
-        .context("training the frequency model on the benchmark's traces")?;
-    model.save(path)?;
-    Ok(())
+    let model = train(train_set, validation, &TrainOptions::evidence()).map_err(TestkitError::FrequencyTrain)?;
+    model.save(path).map_err(TestkitError::FrequencyModel)
 }
 
-async fn direct(o: &BenchOptions, template: &Arc<Template>, seq: &Arc<AtomicU64>) -> anyhow::Result<RunResult> {
-    let sink = Sink::start("127.0.0.1:0", false).await?;
+async fn direct(o: &BenchOptions, template: &Arc<Template>, seq: &Arc<AtomicU64>) -> Result<RunResult, TestkitError> {
+    let sink = start_sink().await?;
     let latency = sink.track_latency();
     let generator = Generator::start(&sink.url(), template.clone(), o.streams, o.rate, seq.clone())?;
     tokio::time::sleep(o.warmup).await;
@@ -216,17 +215,17 @@ async fn through_spanguard(
     compression: Compression,
     models: Option<&Path>,
     scratch: &Path,
-) -> anyhow::Result<RunResult> {
-    let sink = Sink::start("127.0.0.1:0", false).await?;
+) -> Result<RunResult, TestkitError> {
+    let sink = start_sink().await?;
     let latency = sink.track_latency();
     let events = scratch.join("events.jsonl");
-    std::fs::write(&events, b"")?;
+    std::fs::write(&events, b"").map_err(|e| TestkitError::io(format!("cannot create {}", events.display()), e))?;
     let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let detectors = match models {
         Some(m) => format!(
             "    frequency: {{ model: {} }}\n    graph: {{ model: {}, events: {{ source: file, path: {} }} }}\n",
-            q(&m.join(crate::demo::models::FREQUENCY_FILE)),
-            q(&m.join(crate::demo::models::GRAPH_DIR)),
+            q(&m.join(models::FREQUENCY_FILE)),
+            q(&m.join(models::GRAPH_DIR)),
             q(&events)
         ),
         None => String::new(),
@@ -246,8 +245,7 @@ async fn through_spanguard(
         exporter: &format!("    compression: {compression_name}"),
         log_level: "warn",
     };
-    let exe = std::env::current_exe().context("cannot find the spanguard binary")?;
-    let (sg, endpoint) = Spanguard::launch(&exe, scratch, &sink.url(), &run)?;
+    let (sg, endpoint) = Spanguard::launch(&o.exe, scratch, &sink.url(), &run)?;
     // The graph detector follows live exchange events: one second of a normal LTE core per second.
     let feeder = models.map(|_| tokio::spawn(feed_events(events.clone())));
     let (idle_rss, _) = sg.rss();
@@ -293,7 +291,9 @@ async fn through_spanguard(
     // Drain: the last traces wait out the trace wait and their window's timeout.
     let delivered = sink.wait_for(acked, o.trace_wait + Duration::from_secs(15)).await;
     let (_, peak) = sg.rss();
-    let clean = tokio::task::spawn_blocking(move || sg.stop()).await??;
+    let clean = tokio::task::spawn_blocking(move || sg.stop())
+        .await
+        .map_err(TestkitError::Task)??;
     if let Some(f) = feeder {
         f.abort();
     }
@@ -321,10 +321,17 @@ async fn through_spanguard(
     })
 }
 
+/// The benchmark's sink, on a loopback port.
+async fn start_sink() -> Result<Sink, TestkitError> {
+    Sink::start("127.0.0.1:0", false)
+        .await
+        .map_err(|e| TestkitError::io("starting the benchmark's sink", e))
+}
+
 async fn feed_events(path: PathBuf) {
     use crate::workload::lte::{events, Scenario};
     const SECOND: u64 = 1_000_000_000;
-    let Ok(mut writer) = spanguard_testkit::scratch::EventWriter::open(&path) else {
+    let Ok(mut writer) = EventWriter::open(&path) else {
         return;
     };
     let mut k = 0u64;
