@@ -1,7 +1,7 @@
 //! The graph detector in the pipeline: a window of traces takes the verdict of the data-exchange interval(s)
 //! it overlaps (or the one just before it, since an interval is scored only after it ends).
 
-use crate::attributes::{double, strings};
+use crate::attributes::{double, string, strings};
 use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
 /// `anomaly.graph.score`: the worst overlapping interval's score (double).
@@ -10,6 +10,10 @@ pub const SCORE: &str = "anomaly.graph.score";
 pub const THRESHOLD: &str = "anomaly.graph.threshold";
 /// `anomaly.graph.services`: the microservices that reconstruct worst in it, worst first (string array).
 pub const SERVICES: &str = "anomaly.graph.services";
+
+/// `anomaly.graph.volume`: when the volume rule flagged the interval, the edge and its bytes against the busiest
+/// training interval (string; absent otherwise).
+pub const VOLUME: &str = "anomaly.graph.volume";
 
 /// Services named in `anomaly.graph.services`.
 const WORST: usize = 3;
@@ -78,16 +82,20 @@ impl Detector for GraphDetector {
         };
         let anomalous = intervals.iter().any(|s| s.anomalous);
         let shown = intervals.iter().find(|s| s.anomalous).unwrap_or(worst);
+        let mut attributes = vec![
+            double(SCORE, worst.score),
+            double(THRESHOLD, worst.threshold),
+            strings(SERVICES, shown.services.iter().take(WORST).map(|s| s.service.clone())),
+        ];
+        if let Some(v) = intervals.iter().filter_map(|s| s.volume.as_ref()).find(|v| v.over()) {
+            attributes.push(string(VOLUME, v.describe()));
+        }
         WindowScore {
             detector: "graph",
             anomalous,
             score: worst.score,
             threshold: worst.threshold,
-            attributes: vec![
-                double(SCORE, worst.score),
-                double(THRESHOLD, worst.threshold),
-                strings(SERVICES, shown.services.iter().take(WORST).map(|s| s.service.clone())),
-            ],
+            attributes,
             trace_attributes: Vec::new(),
             incident_attributes: Vec::new(),
             top: shown
@@ -176,5 +184,40 @@ mod tests {
         assert_eq!(s.score, 1.0);
         // Long after: nothing to go by.
         assert!(d.score(&window(20 * S, 20 * S + 1), &e).score.is_nan());
+    }
+
+    #[test]
+    fn a_window_flagged_by_the_volume_rule_says_which_edge() {
+        use crate::graph::score::VolumeExcess;
+        let mut e = Evidence::default();
+        let mut by_volume = interval(10 * S, true);
+        by_volume.score = 1.0; // under its threshold: only the volume rule flagged it
+        by_volume.volume = Some(VolumeExcess {
+            edge: "postgres/postgres->catalogue".into(),
+            excess: 5.6,
+            threshold: Some(0.8),
+            training_max: 10_218.0,
+            observed: 3_921_153.0,
+        });
+        e.push_interval(by_volume.into());
+        e.push_interval(interval(11 * S, false).into());
+        let mut d = GraphDetector::new(S);
+        let flagged = d.score(&window(10 * S + 100, 10 * S + 900), &e);
+        assert!(flagged.anomalous);
+        let volume = flagged
+            .attributes
+            .iter()
+            .find(|kv| kv.key == VOLUME)
+            .expect("anomaly.graph.volume");
+        assert!(
+            format!("{volume:?}").contains("postgres/postgres->catalogue 3921153 bytes"),
+            "{volume:?}"
+        );
+        assert!(flagged.top[0]
+            .label
+            .starts_with("more data than ever on postgres/postgres->catalogue"));
+        // The normal interval next to it carries no volume attribute.
+        let normal = d.score(&window(11 * S + 100, 11 * S + 900), &e);
+        assert!(!normal.attributes.iter().any(|kv| kv.key == VOLUME));
     }
 }
