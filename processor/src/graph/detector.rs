@@ -1,6 +1,7 @@
 //! The graph detector in the pipeline: a window of traces takes the verdict of the data-exchange interval(s)
 //! it overlaps (or the one just before it, since an interval is scored only after it ends).
 
+use super::roles::is_local_node;
 use crate::attributes::{double, string, strings};
 use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
@@ -90,6 +91,17 @@ impl Detector for GraphDetector {
         if let Some(v) = intervals.iter().filter_map(|s| s.volume.as_ref()).find(|v| v.over()) {
             attributes.push(string(VOLUME, v.describe()));
         }
+        // What made the interval anomalous comes first (incidents keep the first few): the volume excess, then
+        // never-seen communication, then what the reconstruction missed most, then never-seen file accesses.
+        let (talk, other): (Vec<&String>, Vec<&String>) = shown.unknown_edges.iter().partition(|u| {
+            u.split_once("->")
+                .is_some_and(|(s, d)| !is_local_node(s) && !is_local_node(d))
+        });
+        let new_edge = |u: &String| Contribution {
+            label: format!("new edge {u}"),
+            expected: 0.0,
+            observed: 1.0,
+        };
         WindowScore {
             detector: "graph",
             anomalous,
@@ -107,16 +119,13 @@ impl Detector for GraphDetector {
                     expected: v.training_max,
                     observed: v.observed,
                 })
+                .chain(talk.into_iter().map(new_edge))
                 .chain(shown.top_edges.iter().map(|e| Contribution {
                     label: e.edge.clone(),
                     expected: e.expected,
                     observed: e.observed,
                 }))
-                .chain(shown.unknown_edges.iter().map(|u| Contribution {
-                    label: format!("new edge {u}"),
-                    expected: 0.0,
-                    observed: 1.0,
-                }))
+                .chain(other.into_iter().map(new_edge))
                 .collect(),
         }
     }
@@ -219,5 +228,33 @@ mod tests {
         // The normal interval next to it carries no volume attribute.
         let normal = d.score(&window(11 * S + 100, 11 * S + 900), &e);
         assert!(!normal.attributes.iter().any(|kv| kv.key == VOLUME));
+    }
+
+    #[test]
+    fn the_never_seen_communication_is_named_before_what_the_reconstruction_missed() {
+        use crate::graph::score::EdgeDeviation;
+        let mut e = Evidence::default();
+        let mut shell = interval(10 * S, true);
+        shell.unknown_edges = vec![
+            "file:/etc/passwd->catalogue/bash".into(),
+            "catalogue/bash->net:tcp:4444".into(),
+        ];
+        shell.top_edges = (0..5)
+            .map(|i| EdgeDeviation {
+                edge: format!("postgres/postgres->file:/data/{i}"),
+                expected: 1.0,
+                observed: 2.0,
+            })
+            .collect();
+        e.push_interval(shell.into());
+        let s = GraphDetector::new(S).score(&window(10 * S + 100, 10 * S + 900), &e);
+        let labels: Vec<&str> = s.top.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels[0], "new edge catalogue/bash->net:tcp:4444", "{labels:?}");
+        assert_eq!(labels[1], "postgres/postgres->file:/data/0", "{labels:?}");
+        assert_eq!(
+            labels.last(),
+            Some(&"new edge file:/etc/passwd->catalogue/bash"),
+            "{labels:?}"
+        );
     }
 }
