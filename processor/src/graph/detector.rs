@@ -1,7 +1,7 @@
 //! The graph detector in the pipeline: a window of traces takes the verdict of the data-exchange interval(s)
 //! it overlaps (or the one just before it, since an interval is scored only after it ends).
 
-use super::roles::is_local_node;
+use super::roles::is_communication;
 use crate::attributes::{double, string, strings};
 use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
@@ -93,10 +93,10 @@ impl Detector for GraphDetector {
         }
         // What made the interval anomalous comes first (incidents keep the first few): the volume excess, then
         // never-seen communication, then what the reconstruction missed most, then never-seen file accesses.
-        let (talk, other): (Vec<&String>, Vec<&String>) = shown.unknown_edges.iter().partition(|u| {
-            u.split_once("->")
-                .is_some_and(|(s, d)| !is_local_node(s) && !is_local_node(d))
-        });
+        let (talk, other): (Vec<&String>, Vec<&String>) = shown
+            .unknown_edges
+            .iter()
+            .partition(|u| u.split_once("->").is_some_and(|(s, d)| is_communication(s, d)));
         let new_edge = |u: &String| Contribution {
             label: format!("new edge {u}"),
             expected: 0.0,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::roles::is_local_node;
+use super::roles::is_communication;
 use crate::model_file::{read_versioned, ReadError};
 
 /// `format` field value.
@@ -52,12 +52,17 @@ impl EdgeEntry {
 
     /// A socket or pipe between a process and its peer: neither end a file or memory.
     pub fn is_communication(&self) -> bool {
-        !is_local_node(&self.src) && !is_local_node(&self.dst)
+        is_communication(&self.src, &self.dst)
+    }
+
+    /// The bytes a feature value stands for (the inverse of `ln(1 + bytes) / max_log_bytes`).
+    pub fn bytes_of(&self, feature: f32) -> f64 {
+        (f64::from(feature) * self.max_log_bytes).exp_m1()
     }
 
     /// Bytes of its busiest training interval.
     pub fn max_bytes(&self) -> f64 {
-        self.max_log_bytes.exp_m1()
+        self.bytes_of(1.0)
     }
 }
 

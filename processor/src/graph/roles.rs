@@ -76,6 +76,11 @@ pub fn is_local_node(name: &str) -> bool {
     name.starts_with(FILE_PREFIX) || name.starts_with(MEMORY_PREFIX) || name == PIPE_PEER
 }
 
+/// Whether an edge is a communication (a socket or pipe between a process and its peer): neither end local.
+pub fn is_communication(src: &str, dst: &str) -> bool {
+    !is_local_node(src) && !is_local_node(dst)
+}
+
 /// Normalizes a thread name: digit runs become `#`.
 pub fn normalize_thread(comm: &str) -> String {
     let mut out = String::with_capacity(comm.len());

@@ -13,7 +13,7 @@ use spanguard_exchange::ExchangeEvent;
 use super::autoencoder::Autoencoder;
 use super::interval::{GraphBuilder, IntervalGraph, NodeId, Nodes};
 use super::model::{EdgeEntry, GraphModel, UnknownEdgePolicy};
-use super::roles::is_local_node;
+use super::roles::is_communication;
 use super::runtime::{Reconstructor, RuntimeError};
 
 /// Something that reconstructs rows of autoencoder input: ONNX Runtime in service, the Rust network in training.
@@ -309,7 +309,7 @@ impl GraphScorer {
                     bytes[*c] = e.bytes;
                 }
                 None => {
-                    new_communication |= !is_local_node(s) && !is_local_node(d) && {
+                    new_communication |= is_communication(s, d) && {
                         let c = conversation(names.name(e.group), s, d);
                         // A program never seen in the service, talking (a shell, a client tool), or a known one
                         // in a conversation never held.
@@ -369,12 +369,7 @@ impl GraphScorer {
         services.sort_by(|a, b| b.error.total_cmp(&a.error));
         let mut order: Vec<usize> = (0..e).collect();
         order.sort_by(|a, b| sq[*b].total_cmp(&sq[*a]));
-        let bytes = |x: f32, i: usize| {
-            (f64::from(x) * self.model.edges[i].max_log_bytes)
-                .exp_m1()
-                .max(0.0)
-                .round()
-        };
+        let bytes = |x: f32, i: usize| self.model.edges[i].bytes_of(x).max(0.0).round();
         let top_edges = order
             .into_iter()
             .take(TOP)

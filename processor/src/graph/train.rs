@@ -197,16 +197,16 @@ pub fn train_graph(
     // Calibration: the validation intervals, scored by the trained network through the scoring path, and every
     // training interval scored by the network that did not see it.
     let mut scorer = GraphScorer::new(model.clone(), Box::new(ae.clone()));
-    let validated: Vec<IntervalScore> = match validation {
-        Some(v) => scorer.score_all(v)?,
-        None => {
-            let mut out = Vec::new();
-            for g in &held_out {
-                out.push(scorer.score_built_by(g, &builder.nodes)?);
-            }
-            out
-        }
+    // The validation intervals, built once: given events, or the held-out end of the training recording.
+    let given = validation.map(|v| build_intervals(v, opts.interval_ns));
+    let (validation_graphs, validation_nodes) = match &given {
+        Some((vb, graphs)) => (graphs, &vb.nodes),
+        None => (&held_out, &builder.nodes),
     };
+    let mut validated = Vec::with_capacity(validation_graphs.len());
+    for g in validation_graphs {
+        validated.push(scorer.score_built_by(g, validation_nodes)?);
+    }
     let validated: Vec<IntervalScore> = validated.into_iter().filter(|s| s.unknown_edges.is_empty()).collect();
     let mut validation_scores: Vec<f64> = validated.iter().map(|s| s.score).collect();
     if validation_scores.len() < 2 {
@@ -217,13 +217,7 @@ pub fn train_graph(
     }
     // The fold networks saw half the data and reconstruct worse than the trained one: their scores are brought to
     // its scale by the ratio of the two on the validation intervals, which neither saw.
-    let validation_rows = match validation {
-        Some(v) => {
-            let (vb, graphs) = build_intervals(v, opts.interval_ns);
-            scorer.features_built_by(&graphs, &vb.nodes)
-        }
-        None => scorer.features_built_by(&held_out, &builder.nodes),
-    };
+    let validation_rows = scorer.features_built_by(validation_graphs, validation_nodes);
     let scale = fold_scale(&validation_rows, &ae, &fold_nets, &model.edges);
     let out_of_fold_scores: Vec<f64> = samples
         .iter()
@@ -272,7 +266,6 @@ fn out_of_fold(
     arch: &Architecture,
     settings: &TrainSettings,
 ) -> (Vec<Vec<f32>>, Vec<Autoencoder>) {
-    let fold_of = |i: usize| (i / FOLD_BLOCK) % 2;
     let mut out = vec![Vec::new(); samples.len()];
     let mut nets = Vec::new();
     for fold in 0..2 {
@@ -355,7 +348,6 @@ fn residual_spreads(samples: &[Vec<f32>], oof: &[Vec<f32>]) -> Vec<f64> {
 /// a communication edge carries in normal operation than in every interval a model trained without it has seen.
 /// An edge the other fold never had is a never-seen edge to that model, not a volume excess, and is skipped.
 fn out_of_fold_excess(samples: &[Vec<f32>], edges: &[EdgeEntry]) -> Vec<f64> {
-    let fold_of = |i: usize| (i / FOLD_BLOCK) % 2;
     let mut busiest = [vec![0.0f32; edges.len()], vec![0.0f32; edges.len()]];
     let mut present = [false; 2];
     for (i, x) in samples.iter().enumerate() {
@@ -376,10 +368,7 @@ fn out_of_fold_excess(samples: &[Vec<f32>], edges: &[EdgeEntry]) -> Vec<f64> {
                 .zip(other)
                 .zip(edges)
                 .filter(|((v, m), e)| **m > 0.0 && *v > *m && e.is_communication())
-                .map(|((v, m), e)| {
-                    let bytes = |x: f32| (f64::from(x) * e.max_log_bytes).exp_m1();
-                    volume_excess_nats(bytes(*v), bytes(*m))
-                })
+                .map(|((v, m), e)| volume_excess_nats(e.bytes_of(*v), e.bytes_of(*m)))
                 .fold(0.0, f64::max)
         })
         .collect()
@@ -388,6 +377,11 @@ fn out_of_fold_excess(samples: &[Vec<f32>], edges: &[EdgeEntry]) -> Vec<f64> {
 /// Intervals per block of the two folds (one minute of 5-second intervals) that the residual spreads, the
 /// out-of-fold calibration scores and the volume excess are measured out of.
 const FOLD_BLOCK: usize = 12;
+
+/// The fold (0 or 1) of the `i`-th training interval: alternating blocks of [`FOLD_BLOCK`].
+fn fold_of(i: usize) -> usize {
+    (i / FOLD_BLOCK) % 2
+}
 
 /// Writes `dir/graph.json` and `dir/autoencoder.onnx`.
 pub fn save(trained: &Trained, dir: &std::path::Path) -> Result<(), super::model::GraphModelError> {
