@@ -19,7 +19,7 @@ pub mod graph;
 pub mod incident;
 mod late;
 mod metrics;
-mod model_file;
+pub mod model_file;
 pub mod offline;
 pub mod record;
 pub mod rng;

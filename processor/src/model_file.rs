@@ -6,6 +6,11 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+/// The frequency model's file in a models directory (the layout `inspect`, the demo and the bench read).
+pub const FREQUENCY_FILE: &str = "frequency.json";
+/// The graph model's directory in a models directory.
+pub const GRAPH_DIR: &str = "graph";
+
 /// Why a model file could not be read (each model maps this onto its own error type, with the path).
 pub(crate) enum ReadError {
     Io(std::io::Error),
@@ -24,7 +29,7 @@ pub(crate) fn describe(path: &Path) -> String {
     if path.is_dir() {
         return if path.join("graph.json").is_file() {
             "a directory holding a graph model (graph.json)".to_owned()
-        } else if path.join("frequency.json").is_file() {
+        } else if path.join(FREQUENCY_FILE).is_file() {
             "a directory holding a frequency model (frequency.json)".to_owned()
         } else {
             "a directory".to_owned()

@@ -4,15 +4,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use spanguard_processor::detector::shorten;
 use spanguard_processor::frequency::baseline::Statistic;
 use spanguard_processor::frequency::cusum::CusumParams;
 use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::holdout::{evaluate, Burst, EvalResult};
 use spanguard_processor::frequency::model::Method;
+use spanguard_processor::frequency::report;
 use spanguard_processor::frequency::tracking::EvidenceSettings;
-use spanguard_processor::frequency::windows::{score_windows, WindowLine};
-use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, FrequencyVerdict, TrainOptions};
+use spanguard_processor::frequency::windows::score_windows;
+use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, TrainOptions};
 
 use crate::traces::{load, Order};
 
@@ -26,7 +26,7 @@ pub struct MethodArgs {
     /// `evidence`: per-sequence and whole-mix tests calibrated by the noise measured on normal windows, with
     /// regime tracking (spanguard's default); `threshold`: mean + k·σ of validation distances (the paper's rule).
     #[arg(long, value_enum, default_value = "evidence")]
-    pub method: MethodArg,
+    pub method: Method,
     /// Threshold method: `chi` standardizes each sequence's deviation by its variability; `euclidean` is the
     /// paper's eq. 3.
     #[arg(long, value_enum, default_value = "chi")]
@@ -62,16 +62,8 @@ pub struct MethodArgs {
     pub cusum_h: f64,
 }
 
-/// `--method`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MethodArg {
-    /// Tests calibrated by measured noise, regime tracking.
-    Evidence,
-    /// Mean + k·σ of validation distances.
-    Threshold,
-}
-
-/// `--statistic`.
+/// `--statistic`: which [`Statistic`] the threshold method uses. The domain enum carries the chi statistic's
+/// pooling level, which follows from the window size, so the flag names only the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatisticArg {
     /// Standardized (Pearson) distance.
@@ -85,7 +77,7 @@ impl MethodArgs {
     pub fn paper() -> Self {
         Self {
             paper: true,
-            method: MethodArg::Threshold,
+            method: Method::Threshold,
             statistic: StatisticArg::Euclidean,
             alpha: Some(0.0),
             level: 0.005,
@@ -116,7 +108,7 @@ impl MethodArgs {
             };
         }
         match self.method {
-            MethodArg::Evidence => TrainOptions {
+            Method::Evidence => TrainOptions {
                 window,
                 k,
                 cusum,
@@ -133,7 +125,7 @@ impl MethodArgs {
                 },
                 ..TrainOptions::default()
             },
-            MethodArg::Threshold => TrainOptions {
+            Method::Threshold => TrainOptions {
                 window,
                 k,
                 adaptation: Adaptation {
@@ -225,43 +217,7 @@ pub fn train_cmd(args: &TrainArgs) -> anyhow::Result<FrequencyModel> {
     let opts = args.method.options(args.window, args.k);
     let model = train(&traces, &validation, &opts).context("training failed")?;
     model.save(&args.out)?;
-    let v = &model.validation;
-    match model.method {
-        Method::Threshold => println!(
-            "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: mean {:.4}, σ {:.4}, threshold {:.4} (k = {}); statistic {}, adaptation α {} / confirm within {} → {}",
-            model.training.traces,
-            model.training.unique_sequences,
-            v.windows,
-            model.window,
-            v.mean,
-            v.std,
-            v.threshold,
-            model.k,
-            match model.statistic {
-                Statistic::Euclidean => "euclidean (paper eq. 3)",
-                Statistic::Chi { .. } => "chi",
-            },
-            model.adaptation.alpha,
-            model.adaptation.confirm_within,
-            args.out.display()
-        ),
-        Method::Evidence => {
-            let e = &model.evidence;
-            println!(
-                "frequency model: {} training traces, {} distinct sequences; {} validation windows of {}: measured scatter φ {:.2}, κ {:.3} (1 = multinomial); evidence method at level {} per window, reference step {}, regime change confirmed after {} windows → {}",
-                model.training.traces,
-                model.training.unique_sequences,
-                v.windows,
-                model.window,
-                e.dispersion.phi,
-                e.dispersion.kappa,
-                e.alpha,
-                e.adapt,
-                e.confirm_windows,
-                args.out.display()
-            )
-        }
-    }
+    println!("frequency model: {} → {}", report::summary(&model), args.out.display());
     Ok(model)
 }
 
@@ -280,84 +236,9 @@ pub fn score_cmd(args: &ScoreArgs) -> anyhow::Result<()> {
                 writeln!(out)?;
             }
         }
-        Format::Table => write_table(&mut out, &lines)?,
+        Format::Table => report::write_windows(&mut out, &lines)?,
     }
     Ok(())
-}
-
-/// A window's verdict in one word, for tables: alarms in capitals.
-pub fn verdict_word(v: &FrequencyVerdict) -> &'static str {
-    if v.novel {
-        "NOVEL"
-    } else if v.anomalous {
-        "ANOMALY"
-    } else if v.sustained {
-        "SUSTAINED"
-    } else if v.rebaselined {
-        "new mix"
-    } else if v.returned {
-        "known mix"
-    } else if v.shift {
-        "shift"
-    } else {
-        "normal"
-    }
-}
-
-/// `score frequency --format table`: one row per window, the verdict's reason in words, a summary line.
-fn write_table(out: &mut impl Write, lines: &[WindowLine]) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:>6} {:>6} {:>9} {:>9} {:>8} {:>6} {:>7}  {:<9} why (observed vs expected)",
-        "window", "traces", "distance", "threshold", "evidence", "level", "cusum", "verdict"
-    )?;
-    let (mut flagged, mut sustained, mut accepted) = (0, 0, 0);
-    for l in lines {
-        let Some(v) = &l.verdict else {
-            writeln!(
-                out,
-                "{:>6} {:>6} {:>9} {:>9} {:>8} {:>6} {:>7}  {:<9} a partial window of {} traces: too few to judge",
-                l.window, l.traces, "-", "-", "-", "-", "-", "-", l.traces
-            )?;
-            continue;
-        };
-        let verdict = verdict_word(v);
-        flagged += usize::from(v.anomalous || v.sustained);
-        sustained += usize::from(v.sustained);
-        accepted += usize::from(v.rebaselined);
-        let why = match (v.novel_paths.first(), v.top.first()) {
-            (Some(p), _) => format!("never-seen path ×{}, {}", p.count, p.divergence),
-            (None, Some(t)) => match (t.count, t.expected) {
-                (Some(c), Some(e)) => format!("{c} vs {e:.1}: {}", shorten(&t.sequence, 90)),
-                _ => format!("{:.3} vs {:.3}: {}", t.observed, t.baseline, shorten(&t.sequence, 90)),
-            },
-            _ => String::new(),
-        };
-        let num = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2}"));
-        writeln!(
-            out,
-            "{:>6} {:>6} {:>9.4} {:>9.4} {:>8} {:>6} {:>7.2}  {:<9} {}",
-            l.window,
-            l.traces,
-            v.distance,
-            v.threshold,
-            num(v.evidence),
-            num(v.level),
-            v.cusum,
-            verdict,
-            why
-        )?;
-    }
-    let judged = lines.iter().filter(|l| l.verdict.is_some()).count();
-    writeln!(
-        out,
-        "{flagged} of {judged} windows flagged ({sustained} sustained); {accepted} regime change(s) accepted{}",
-        if judged < lines.len() {
-            "; the last, partial window was too small to judge"
-        } else {
-            ""
-        }
-    )
 }
 
 /// `spanguard eval frequency`.
@@ -455,61 +336,7 @@ pub fn eval_cmd(args: &EvalArgs) -> anyhow::Result<Vec<EvalResult>> {
                 writeln!(out)?;
             }
         }
-        Format::Table => {
-            let never = |x: Option<usize>| x.map_or("never".to_owned(), |v| v.to_string());
-            let pct = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{:.1} %", 100.0 * v));
-            writeln!(
-                out,
-                "                    single-window test                 CUSUM (sustained)                 burst"
-            )?;
-            writeln!(out, "window     k   false alarms  detected  to detect   false alarms  detected  to detect   detected  rebaselined")?;
-            for r in &results {
-                let has_attack = r.attack_windows > 0;
-                writeln!(
-                    out,
-                    "{:>6} {:>5}   {:>6.1} %  {:>8}  {:>9}   {:>6.1} %  {:>8}  {:>9}   {:>8}  {:>11}",
-                    r.window,
-                    r.k,
-                    100.0 * r.false_alarm_rate,
-                    pct(has_attack.then_some(r.detection_rate)),
-                    if has_attack {
-                        never(r.windows_to_detection)
-                    } else {
-                        "-".into()
-                    },
-                    100.0 * r.cusum_false_alarm_rate,
-                    pct(has_attack.then_some(r.cusum_detection_rate)),
-                    if has_attack {
-                        never(r.cusum_windows_to_detection)
-                    } else {
-                        "-".into()
-                    },
-                    pct(r.burst_detection_rate),
-                    r.rebaselined
-                )?;
-            }
-            if let Some(r) = results.first() {
-                if let (Some(f), Some(s)) = (r.burst_fraction, &r.burst_sequence) {
-                    writeln!(
-                        out,
-                        "burst: {:.0} % of each window replaced by the sequence {}",
-                        100.0 * f,
-                        shorten(s, 160)
-                    )?;
-                }
-            }
-            if let Some(r) = results.first() {
-                write!(out, "({} normal test windows", r.normal_windows)?;
-                if r.attack_windows > 0 {
-                    write!(
-                        out,
-                        ", {} attack windows; \"detected\" = attack windows flagged, \"to detect\" = the first one",
-                        r.attack_windows
-                    )?;
-                }
-                writeln!(out, "; window {})", r.window)?;
-            }
-        }
+        Format::Table => report::write_holdout(&mut out, &results)?,
     }
     Ok(results)
 }

@@ -5,9 +5,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Serialize;
-use spanguard_processor::frequency::eval::{Injection, InjectionKind, Label, Stream, StreamOptions, StreamResult};
+use spanguard_processor::frequency::eval::{Injection, Stream, StreamOptions, StreamResult};
+use spanguard_processor::frequency::labels::read_labels;
+use spanguard_processor::frequency::report;
 use spanguard_processor::Trace;
 
 use super::frequency::MethodArgs;
@@ -27,7 +28,6 @@ pub struct StreamArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        value_parser = parse_injection,
         default_value = "surge:0.1,surge:0.2,surge:0.3,novel:0.05,novel:0.1,rare:0.1,rare:0.2,rare:0.3"
     )]
     pub inject: Vec<Injection>,
@@ -59,25 +59,6 @@ pub struct StreamArgs {
     pub explain: Option<usize>,
 }
 
-fn parse_injection(s: &str) -> Result<Injection, String> {
-    let (kind, fraction) = s
-        .split_once(':')
-        .ok_or_else(|| format!("{s:?}: expected kind:fraction, e.g. surge:0.3"))?;
-    let kind = match kind {
-        "surge" => InjectionKind::Surge,
-        "novel" => InjectionKind::Novel,
-        "rare" => InjectionKind::Rare,
-        other => return Err(format!("{other:?}: the injections are surge, novel and rare")),
-    };
-    let fraction: f64 = fraction
-        .parse()
-        .map_err(|_| format!("{fraction:?}: a fraction, e.g. 0.3"))?;
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(format!("{fraction}: a fraction in (0, 1], e.g. 0.3"));
-    }
-    Ok(Injection { kind, fraction })
-}
-
 fn parse_gap(s: &str) -> Result<(usize, usize), String> {
     let (a, b) = s.split_once('-').unwrap_or((s, s));
     let n = |x: &str| {
@@ -90,42 +71,6 @@ fn parse_gap(s: &str) -> Result<(usize, usize), String> {
         return Err(format!("{s:?}: min-max with 1 ≤ min ≤ max, e.g. 15-35"));
     }
     Ok((a, b))
-}
-
-/// Reads a labels file (the datasets' fault labels, or any array of `{timestamp|start, end?, fault|kind}`).
-pub fn read_labels(path: &Path, duration: Duration) -> anyhow::Result<Vec<Label>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let items: Vec<serde_json::Value> =
-        serde_json::from_str(&text).with_context(|| format!("{}: not a JSON array of labels", path.display()))?;
-    let secs = |v: &serde_json::Value| v.as_f64().map(|s| (s * 1e9) as u64);
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let start = item
-                .get("start")
-                .or_else(|| item.get("timestamp"))
-                .and_then(secs)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("{}: label {i} has no timestamp or start (unix seconds)", path.display())
-                })?;
-            let end = item
-                .get("end")
-                .and_then(secs)
-                .unwrap_or(start + duration.as_nanos() as u64);
-            let kind = item
-                .get("fault")
-                .or_else(|| item.get("kind"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("labelled")
-                .to_owned();
-            Ok(Label {
-                start_ns: start,
-                end_ns: end,
-                kind,
-            })
-        })
-        .collect()
 }
 
 /// One row of the report.
@@ -220,72 +165,5 @@ fn table(
         args.gap.0,
         args.gap.1
     )?;
-    writeln!(
-        out,
-        "{:<13} {:<11} {:>20} {:>7} {:>10} {:>10} {:>14} {:>6} {:>8}",
-        "method",
-        "injection",
-        "normal flagged",
-        "bursts",
-        "caught 1st",
-        "within 2",
-        "burst windows",
-        "delay",
-        "new mix"
-    )?;
-    for (name, r) in results {
-        writeln!(
-            out,
-            "{:<13} {:<11} {:>20} {:>7} {:>10} {:>10} {:>14} {:>6} {:>8}",
-            name,
-            r.injection,
-            format!(
-                "{:.1} % ({}/{})",
-                100.0 * r.false_alarm_rate,
-                r.normal_flagged,
-                r.normal_windows
-            ),
-            r.bursts,
-            pct(r.caught_first, r.bursts),
-            pct(r.caught_within_2, r.bursts),
-            format!("{}/{}", r.burst_windows_flagged, r.burst_windows),
-            r.mean_delay.map_or("-".to_owned(), |d| format!("{d:.2}")),
-            r.rebaselined
-        )?;
-        for l in &r.labelled {
-            writeln!(
-                out,
-                "{:<13}   labelled {:<20} {}/{} windows flagged",
-                "", l.kind, l.flagged, l.windows
-            )?;
-        }
-        for w in &r.explained {
-            let v = &w.verdict;
-            let said = super::frequency::verdict_word(v);
-            let why = v.top.first().map_or(String::new(), |t| match (t.count, t.expected) {
-                (Some(c), Some(e)) => format!("{c} vs {e:.1}{}", if t.novel { " (never seen)" } else { "" }),
-                _ => format!("{:.3} vs {:.3}", t.observed, t.baseline),
-            });
-            writeln!(
-                out,
-                "    {:>4} {:<10} {:<9} evidence {:>6.2} distance {:.3}/{:.3}  {}",
-                w.window,
-                w.truth,
-                said,
-                v.evidence.unwrap_or(f64::NAN),
-                v.distance,
-                v.threshold,
-                why
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn pct(a: usize, b: usize) -> String {
-    if b == 0 {
-        "-".to_owned()
-    } else {
-        format!("{:.1} %", 100.0 * a as f64 / b as f64)
-    }
+    report::write_stream(out, results)
 }

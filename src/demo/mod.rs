@@ -24,6 +24,7 @@ use spanguard_receiver::file::read_trace_file;
 
 use crate::workload::rng::Rng;
 use crate::workload::timeline::{self, Step, STEP_NS};
+use spanguard_processor::model_file::{FREQUENCY_FILE, GRAPH_DIR};
 use spanguard_testkit::models;
 use spanguard_testkit::scratch::{EventWriter, Scratch};
 use table::{Outcome, Table};
@@ -365,8 +366,8 @@ service:
     metrics: {{ address: "" }}
 "#,
         traces = timeline::TRACES_PER_STEP,
-        freq = q(&models.join(models::FREQUENCY_FILE)),
-        graph = q(&models.join(models::GRAPH_DIR)),
+        freq = q(&models.join(FREQUENCY_FILE)),
+        graph = q(&models.join(GRAPH_DIR)),
         events = q(events),
         names = names.join(", "),
     );

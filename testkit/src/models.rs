@@ -13,11 +13,7 @@ use crate::workload::lte::{events, Scenario};
 use crate::workload::rng::Rng;
 use crate::workload::timeline::{normal_traces, STEP_NS, TRACES_PER_STEP};
 use crate::TestkitError;
-
-/// The frequency model's file in a models directory.
-pub const FREQUENCY_FILE: &str = "frequency.json";
-/// The graph model's directory in a models directory.
-pub const GRAPH_DIR: &str = "graph";
+use spanguard_processor::model_file::{FREQUENCY_FILE, GRAPH_DIR};
 
 /// Normal traces to learn the baseline from, and validation windows to set the threshold on.
 const TRAINING_TRACES: usize = 3_000;

@@ -59,6 +59,30 @@ pub struct Injection {
     pub fraction: f64,
 }
 
+impl std::str::FromStr for Injection {
+    type Err = String;
+
+    /// `kind:fraction`, e.g. `surge:0.3` (the `--inject` form); the error says what was expected.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, fraction) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?}: expected kind:fraction, e.g. surge:0.3"))?;
+        let kind = match kind {
+            "surge" => InjectionKind::Surge,
+            "novel" => InjectionKind::Novel,
+            "rare" => InjectionKind::Rare,
+            other => return Err(format!("{other:?}: the injections are surge, novel and rare")),
+        };
+        let fraction: f64 = fraction
+            .parse()
+            .map_err(|_| format!("{fraction:?}: a fraction, e.g. 0.3"))?;
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(format!("{fraction}: a fraction in (0, 1], e.g. 0.3"));
+        }
+        Ok(Injection { kind, fraction })
+    }
+}
+
 /// A labelled period (a fault, an attack recorded in the data): its windows are neither normal nor bursts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Label {

@@ -135,6 +135,7 @@ pub struct FrequencyModel {
 
 /// How a model judges windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// `mean + k·σ` of the validation distances (the paper's rule; every version 1 model).
@@ -142,6 +143,16 @@ pub enum Method {
     Threshold,
     /// Per-sequence and whole-mix tests calibrated by the measured noise, with regime tracking.
     Evidence,
+}
+
+impl Method {
+    /// Its name in `frequency.json`, on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Threshold => "threshold",
+            Self::Evidence => "evidence",
+        }
+    }
 }
 
 impl FrequencyModel {

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod interval;
 pub mod model;
 pub mod onnx;
+pub mod report;
 pub mod roles;
 pub mod runtime;
 pub mod score;

@@ -135,6 +135,7 @@ pub struct VolumeThreshold {
 
 /// What never-seen edges do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownEdgePolicy {
     /// An interval with an edge never seen in training is anomalous by itself (the paper's behaviour: a new
@@ -153,6 +154,17 @@ pub enum UnknownEdgePolicy {
     Communication,
     /// Reported, but only the reconstruction error decides.
     Ignore,
+}
+
+impl UnknownEdgePolicy {
+    /// Its name in `graph.json`, on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Alert => "alert",
+            Self::Communication => "communication",
+            Self::Ignore => "ignore",
+        }
+    }
 }
 
 /// Training statistics.

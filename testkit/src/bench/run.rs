@@ -18,6 +18,7 @@ use super::shape::{Shape, Template};
 use crate::scratch::{EventWriter, Scratch};
 use crate::sink::Sink;
 use crate::{models, TestkitError};
+use spanguard_processor::model_file::{FREQUENCY_FILE, GRAPH_DIR};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -117,7 +118,7 @@ pub async fn run(o: &BenchOptions) -> Result<Vec<RunResult>, TestkitError> {
             // Whole seconds: the graph model's intervals must line up with the live ones.
             models::train_into(&dir, now_ns() / 1_000_000_000 * 1_000_000_000, 1, |_, _, _| {})?;
             // The frequency baseline of the load itself, so windows score as the normal traffic they are.
-            train_frequency_on(&template, &dir.join(models::FREQUENCY_FILE))?;
+            train_frequency_on(&template, &dir.join(FREQUENCY_FILE))?;
             dir
         }
     };
@@ -224,8 +225,8 @@ async fn through_spanguard(
     let detectors = match models {
         Some(m) => format!(
             "    frequency: {{ model: {} }}\n    graph: {{ model: {}, events: {{ source: file, path: {} }} }}\n",
-            q(&m.join(models::FREQUENCY_FILE)),
-            q(&m.join(models::GRAPH_DIR)),
+            q(&m.join(FREQUENCY_FILE)),
+            q(&m.join(GRAPH_DIR)),
             q(&events)
         ),
         None => String::new(),
