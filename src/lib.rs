@@ -1,12 +1,8 @@
 //! The `spanguard` binary's library half: wiring only. Each module connects crates for one command; the logic
-//! lives in the crates (`receiver`, `processor`, `exporter`, `config`, `telemetry`, `ebpf-probe`), and what the
+//! lives in the crates (`pipeline` assembles `receiver`, `processor`, `exporter`; `config`, `telemetry`, `ebpf-probe`), and what the
 //! demo and the bench exercise spanguard with in `testkit`.
 
-pub mod admin;
 pub mod cmd;
-pub mod demo;
-pub mod detectors;
-pub mod pipeline;
 pub mod progress;
 pub mod signals;
 pub mod traces;

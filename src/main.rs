@@ -182,7 +182,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             // Every check `run` makes short of binding sockets: the config (keys, values, listeners, TLS files),
             // then the models it names, read and loaded as `run` loads them.
             let c = Config::load(&config)?;
-            let detectors = spanguard::detectors::check(&c.processor.name, &c.processor.config)?;
+            let detectors = spanguard_pipeline::detectors::check(&c.processor.name, &c.processor.config)?;
             println!(
                 "{}: ok ({} receiver(s), {} exporter(s), window of {} traces)",
                 config.display(),
@@ -280,9 +280,9 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     // quick stop) must drain, not kill the process with the default action.
     let signals = Signals::listen()?;
     let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build(&config.processor.name, &config.processor.config, &registry)?;
+    let built = spanguard_pipeline::detectors::build(&config.processor.name, &config.processor.config, &registry)?;
     let described = built.described.join("; ");
-    let running = spanguard::pipeline::start(&config, built.detectors, registry).await?;
+    let running = spanguard_pipeline::start(&config, built.detectors, registry).await?;
     let join =
         |addrs: &[std::net::SocketAddr], what: &str| addrs.iter().map(|a| format!("{what} {a}")).collect::<Vec<_>>();
     let mut receivers = join(&running.grpc_addrs, "OTLP/gRPC");

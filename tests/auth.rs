@@ -24,7 +24,7 @@ async fn only_senders_with_the_bearer_token_get_in() {
         !format!("{config:?}").contains(TOKEN),
         "the token never appears in a printed config"
     );
-    let running = spanguard::pipeline::start(&config, Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&config, Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
 

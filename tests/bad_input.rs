@@ -10,13 +10,13 @@ use prost::Message;
 use spanguard_telemetry::names;
 use spanguard_testkit::sink::Sink;
 
-async fn start(extra_receiver: &str) -> (Sink, spanguard::pipeline::Running) {
+async fn start(extra_receiver: &str) -> (Sink, spanguard_pipeline::Running) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     let text = common::config_text(&sink.url()).replace(
         "      http: { endpoint: \"127.0.0.1:0\" }\n",
         &format!("      http: {{ endpoint: \"127.0.0.1:0\" }}\n{extra_receiver}"),
     );
-    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     (sink, running)

@@ -49,7 +49,7 @@ async fn a_second_hop_keeps_the_first_hops_verdict() {
     // Hop B: no detector, forwarding to the sink.
     let b_config = common::parse(&common::config_text(&sink.url()));
     let registry = spanguard_telemetry::Registry::new();
-    let b = spanguard::pipeline::start(&b_config, Vec::new(), registry)
+    let b = spanguard_pipeline::start(&b_config, Vec::new(), registry)
         .await
         .unwrap();
     // Hop A: the frequency detector, forwarding to hop B.

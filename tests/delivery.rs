@@ -15,7 +15,7 @@ use spanguard_testkit::sink::Sink;
 async fn downstream_down_then_up_delivers_every_span_once() {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     sink.set_down(true);
-    let running = spanguard::pipeline::start(
+    let running = spanguard_pipeline::start(
         &common::config(&sink.url()),
         Vec::new(),
         spanguard_telemetry::Registry::new(),
@@ -56,7 +56,7 @@ async fn full_pipeline_answers_backpressure_then_recovers() {
             "batch: { send_batch_size: 64, timeout: 50ms }",
             "batch: { send_batch_size: 1, timeout: 10ms }\n    sending_queue: { queue_size: 1, num_consumers: 1 }",
         );
-    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;
@@ -108,7 +108,7 @@ async fn full_pipeline_answers_backpressure_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_span_is_forwarded_with_its_windows_verdict() {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
-    let running = spanguard::pipeline::start(
+    let running = spanguard_pipeline::start(
         &common::config(&sink.url()),
         Vec::new(),
         spanguard_telemetry::Registry::new(),
@@ -162,7 +162,7 @@ async fn late_span_is_forwarded_with_its_windows_verdict() {
 async fn over_max_traces_the_oldest_is_flushed_early_and_counted() {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     let text = common::config_text(&sink.url()).replace("trace_wait: 200ms", "trace_wait: 30s\n    max_traces: 3");
-    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;

@@ -100,14 +100,14 @@ async fn record_train_and_run_with_the_live_probe() {
     );
     let config = common::parse(&text);
     let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
+    let built = spanguard_pipeline::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
     let log = built.latest.clone().expect("the graph detector runs");
     let mut w = workload(&cg, dir.path(), 8);
     assert!(
         common::eventually(Duration::from_secs(20), || log.get().is_some_and(|s| s.events > 0)).await,
         "intervals scored from live events"
     );
-    let running = spanguard::pipeline::start(&config, built.detectors, registry)
+    let running = spanguard_pipeline::start(&config, built.detectors, registry)
         .await
         .unwrap();
     let now = std::time::SystemTime::now()

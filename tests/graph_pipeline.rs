@@ -52,7 +52,7 @@ async fn windows_take_the_verdict_of_their_intervals() {
     );
     let config = common::parse(&text);
     let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
+    let built = spanguard_pipeline::detectors::build("anomaly", &config.processor.config, &registry).unwrap();
     let log = built.latest.clone().expect("the graph detector runs");
     // The follower reads the file and the feed scores it; the last interval closes after 2 s of quiet.
     assert!(
@@ -61,7 +61,7 @@ async fn windows_take_the_verdict_of_their_intervals() {
             .is_some_and(|s| s.end >= T + 30 * S))
         .await
     );
-    let running = spanguard::pipeline::start(&config, built.detectors, registry)
+    let running = spanguard_pipeline::start(&config, built.detectors, registry)
         .await
         .unwrap();
     let mut client = common::grpc_client(running.grpc_addrs[0]).await;

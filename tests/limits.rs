@@ -18,7 +18,7 @@ async fn oversized_requests_and_spans_are_cut_to_the_limits_and_counted() {
         "      http: { endpoint: \"127.0.0.1:0\" }\n",
         "      http: { endpoint: \"127.0.0.1:0\" }\n    limits: { max_spans_per_request: 5, max_attributes_per_span: 3, max_attribute_value_length: 8 }\n",
     );
-    let running = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     // 2 traces × 4 spans, each span with 5 attributes, one of them a 100-byte string.

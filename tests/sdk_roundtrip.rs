@@ -13,7 +13,7 @@ use spanguard_testkit::sink::Sink;
 async fn roundtrip(protocol: Protocol) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     let cfg = common::config(&sink.url());
-    let running = spanguard::pipeline::start(&cfg, Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&cfg, Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let endpoint = match protocol {

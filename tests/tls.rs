@@ -81,9 +81,9 @@ fn mtls_receiver_config(pki: &Pki, sink_url: &str) -> spanguard_config::Config {
 }
 
 /// A sink behind a spanguard whose receivers require mutual TLS.
-async fn mtls_downstream(pki: &Pki) -> (Sink, spanguard::pipeline::Running) {
+async fn mtls_downstream(pki: &Pki) -> (Sink, spanguard_pipeline::Running) {
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
-    let running = spanguard::pipeline::start(
+    let running = spanguard_pipeline::start(
         &mtls_receiver_config(pki, &sink.url()),
         Vec::new(),
         spanguard_telemetry::Registry::new(),
@@ -110,7 +110,7 @@ async fn mutual_tls_receiver_admits_only_clients_of_the_trusted_ca() {
     let pki = Pki::new();
     let sink = Sink::start("127.0.0.1:0", true).await.unwrap();
     let config = mtls_receiver_config(&pki, &sink.url());
-    let running = spanguard::pipeline::start(&config, Vec::new(), spanguard_telemetry::Registry::new())
+    let running = spanguard_pipeline::start(&config, Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let grpc = format!("https://localhost:{}", running.grpc_addrs[0].port());
@@ -219,7 +219,7 @@ service:
         grpc_tls = tls(", server_name_override: \"localhost\""),
         http_tls = tls(""),
     );
-    let upstream = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let upstream = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let mut client = common::grpc_client(upstream.grpc_addrs[0]).await;
@@ -244,7 +244,7 @@ async fn an_exporter_refuses_a_peer_it_cannot_verify() {
             pki.file("rogue-client.pem")
         ),
     );
-    let upstream = spanguard::pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
+    let upstream = spanguard_pipeline::start(&common::parse(&text), Vec::new(), spanguard_telemetry::Registry::new())
         .await
         .unwrap();
     let mut client = common::grpc_client(upstream.grpc_addrs[0]).await;

@@ -1,8 +1,11 @@
-//! `spanguard demo`: the arguments; the demo itself is in [`crate::demo`].
+//! `spanguard demo`: the arguments; the demo itself is [`spanguard_testkit::demo`].
 
 use std::path::PathBuf;
 
-use crate::demo::{self, DemoOptions, Summary};
+use spanguard_testkit::demo::{self, DemoOptions, Summary};
+use spanguard_testkit::models::EPOCHS;
+
+use crate::progress::Bar;
 
 /// `spanguard demo`.
 #[derive(clap::Args, Debug)]
@@ -31,11 +34,20 @@ pub fn demo_cmd(args: &DemoArgs) -> anyhow::Result<Summary> {
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    rt.block_on(demo::run(&DemoOptions {
+    let options = DemoOptions {
         out: args.out.clone(),
         forward: args.forward.clone(),
         models: args.models.clone(),
         seed: args.seed,
         no_color: args.no_color,
-    }))
+    };
+    let bar = Bar::new(EPOCHS as u64, "  autoencoder");
+    let summary = rt.block_on(demo::run(&options, |epoch, epochs, loss| {
+        let done = epoch as u64 + 1;
+        bar.set(done, &format!("epoch {done}/{epochs}, loss {loss:.4}"));
+        if done == epochs as u64 {
+            bar.finish();
+        }
+    }))?;
+    Ok(summary)
 }

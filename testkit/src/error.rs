@@ -1,4 +1,5 @@
-//! Errors of the testkit's fallible parts (reading a dataset for the request template, starting the sender).
+//! Errors of the testkit's fallible parts (reading a dataset for the request template, starting the sender,
+//! the demo's embedded pipeline).
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,44 @@ pub enum TestkitError {
     /// A benchmark request did not decode (the template is broken).
     #[error("decoding the benchmark's request template")]
     Decode(#[source] prost::DecodeError),
+    /// The demo's embedded pipeline did not start.
+    #[error("starting the demo's pipeline")]
+    Pipeline(#[from] spanguard_pipeline::PipelineError),
+    /// The demo's own pipeline config does not load.
+    #[error("the demo's pipeline config")]
+    Config(#[source] spanguard_config::ConfigError),
+    /// The graph detector is not running in the demo's pipeline.
+    #[error("the graph detector did not start (is ONNX Runtime installed? run scripts/setup)")]
+    GraphDisabled,
+    /// The demo's client cannot reach the embedded pipeline.
+    #[error("cannot connect to the embedded pipeline")]
+    Connect(#[source] tonic::transport::Error),
+    /// The embedded pipeline refused the demo's traces.
+    #[error("the embedded pipeline refused traces")]
+    Refused(#[source] Box<tonic::Status>),
+    /// The demo's pipeline stopped reporting its windows.
+    #[error("lost the pipeline's window reports")]
+    Reports(#[source] tokio::sync::broadcast::error::RecvError),
+    /// The demo waited longer than it should for a verdict.
+    #[error("{0}")]
+    Stalled(String),
+    /// The demo's output cannot be read back.
+    #[error("reading back {path}")]
+    ReadBack {
+        /// The output file.
+        path: String,
+        /// Why.
+        #[source]
+        source: spanguard_receiver::file::TraceFileError,
+    },
+    /// Incident spans in the demo's output link to traces it does not hold.
+    #[error("{missing} incident link(s) point at traces missing from {path}")]
+    BrokenLinks {
+        /// Links without their trace.
+        missing: usize,
+        /// The output file.
+        path: String,
+    },
     /// A task of the benchmark panicked or was cancelled.
     #[error("a benchmark task failed")]
     Task(#[source] tokio::task::JoinError),

@@ -72,10 +72,11 @@ pub fn frequency_config_text(sink_url: &str, model: &std::path::Path) -> String 
 }
 
 /// Starts a pipeline with the detectors its config names, as `spanguard run` does.
-pub async fn start_with_detectors(config: &Config) -> spanguard::pipeline::Running {
+pub async fn start_with_detectors(config: &Config) -> spanguard_pipeline::Running {
     let registry = spanguard_telemetry::Registry::new();
-    let built = spanguard::detectors::build("anomaly", &config.processor.config, &registry).expect("detectors build");
-    spanguard::pipeline::start(config, built.detectors, registry)
+    let built =
+        spanguard_pipeline::detectors::build("anomaly", &config.processor.config, &registry).expect("detectors build");
+    spanguard_pipeline::start(config, built.detectors, registry)
         .await
         .expect("pipeline starts")
 }

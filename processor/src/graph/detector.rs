@@ -5,6 +5,8 @@ use super::roles::is_communication;
 use crate::attributes::{double, string, strings};
 use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
+/// The detector's name: in `anomaly.detectors`, window reports, incidents and metrics.
+pub const NAME: &str = "graph";
 /// `anomaly.graph.score`: the worst overlapping interval's score (double).
 pub const SCORE: &str = "anomaly.graph.score";
 /// `anomaly.graph.threshold`: its threshold (double).
@@ -59,7 +61,7 @@ impl GraphDetector {
 
 impl Detector for GraphDetector {
     fn name(&self) -> &'static str {
-        "graph"
+        NAME
     }
 
     fn score(&mut self, window: &Window, evidence: &Evidence) -> WindowScore {
@@ -75,7 +77,7 @@ impl Detector for GraphDetector {
         }
         let Some(worst) = intervals.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
             return WindowScore {
-                detector: "graph",
+                detector: NAME,
                 score: f64::NAN,
                 threshold: f64::NAN,
                 ..WindowScore::default()
@@ -103,7 +105,7 @@ impl Detector for GraphDetector {
             observed: 1.0,
         };
         WindowScore {
-            detector: "graph",
+            detector: NAME,
             anomalous,
             score: worst.score,
             threshold: worst.threshold,

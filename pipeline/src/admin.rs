@@ -13,6 +13,8 @@ use spanguard_telemetry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::PipelineError;
+
 #[derive(Clone)]
 struct AdminState {
     registry: Registry,
@@ -25,11 +27,13 @@ pub async fn serve(
     registry: Registry,
     draining: Arc<AtomicBool>,
     stop: CancellationToken,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(address).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {address} (service.telemetry.metrics.address): {e}; pick a free address or set it to \"\"")
-    })?;
-    let addr = listener.local_addr()?;
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), PipelineError> {
+    let unbound = |source| PipelineError::Metrics {
+        address: address.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(address).await.map_err(unbound)?;
+    let addr = listener.local_addr().map_err(unbound)?;
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

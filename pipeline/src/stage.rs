@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::PipelineError;
+
 /// A started pipeline.
 pub struct Running {
     /// Where each receiver's gRPC endpoint listens (in config order).
@@ -48,7 +50,11 @@ pub struct ShutdownReport {
 
 /// Starts the pipeline described by `config` with `detectors` (a chain, or a chain with the graph feed's
 /// channel), counting into `registry`.
-pub async fn start(config: &Config, detectors: impl Into<Detectors>, registry: Registry) -> anyhow::Result<Running> {
+pub async fn start(
+    config: &Config,
+    detectors: impl Into<Detectors>,
+    registry: Registry,
+) -> Result<Running, PipelineError> {
     let anomaly = &config.processor.config;
     let (in_tx, in_rx) = mpsc::channel(anomaly.queue_size);
     // The processor hands whole windows to the exporters; a few in flight is enough to keep them busy.
@@ -129,7 +135,10 @@ impl Running {
         let clean = tokio::select! {
             _ = &mut drain => true,
             _ = tokio::time::sleep(timeout) => {
-                tracing::error!(?timeout, "shutdown_timeout reached: giving up on undelivered batches");
+                tracing::error!(
+                    timeout = %humantime::format_duration(timeout),
+                    "shutdown_timeout reached: giving up on undelivered batches"
+                );
                 self.abort.cancel();
                 // Give the exporters a moment to count what they drop.
                 let _ = tokio::time::timeout(Duration::from_secs(2), &mut drain).await;

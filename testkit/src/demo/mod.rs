@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use spanguard_config::Config;
@@ -22,12 +21,14 @@ use spanguard_processor::incident::is_incident;
 use spanguard_processor::WindowReport;
 use spanguard_receiver::file::read_trace_file;
 
+use spanguard_processor::model_file::{FREQUENCY_FILE, GRAPH_DIR};
+use table::{Outcome, Table};
+
+use crate::models;
+use crate::scratch::{EventWriter, Scratch};
 use crate::workload::rng::Rng;
 use crate::workload::timeline::{self, Step, STEP_NS};
-use spanguard_processor::model_file::{FREQUENCY_FILE, GRAPH_DIR};
-use spanguard_testkit::models;
-use spanguard_testkit::scratch::{EventWriter, Scratch};
-use table::{Outcome, Table};
+use crate::TestkitError;
 
 /// How the demo runs.
 #[derive(Debug, Clone)]
@@ -72,8 +73,9 @@ impl Summary {
     }
 }
 
-/// Runs the demo; prints as it goes.
-pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
+/// Runs the demo; prints as it goes. `on_epoch(epoch, epochs, loss)` follows the autoencoder's training when the
+/// models are trained first.
+pub async fn run(o: &DemoOptions, on_epoch: impl FnMut(usize, usize, f32)) -> Result<Summary, TestkitError> {
     let started = Instant::now();
     let steps = timeline::timeline();
     let now = SystemTime::now()
@@ -91,34 +93,28 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
     if models::present(&models) {
         println!("using the models in {}", models.display());
     } else {
-        let bar = crate::progress::Bar::new(models::EPOCHS as u64, "  autoencoder");
-        models::train_into(&models, t0, o.seed, |epoch, epochs, loss| {
-            bar.set(
-                epoch as u64 + 1,
-                &format!("epoch {}/{epochs}, loss {loss:.4}", epoch + 1),
-            );
-        })?;
-        bar.finish();
+        models::train_into(&models, t0, o.seed, on_epoch)?;
     }
 
     let events_path = scratch.path.join("events.jsonl");
-    std::fs::File::create(&events_path).with_context(|| format!("cannot create {}", events_path.display()))?;
+    std::fs::File::create(&events_path)
+        .map_err(|e| TestkitError::io(format!("cannot create {}", events_path.display()), e))?;
     if o.out.exists() {
-        std::fs::remove_file(&o.out).with_context(|| format!("cannot replace {}", o.out.display()))?;
+        std::fs::remove_file(&o.out).map_err(|e| TestkitError::io(format!("cannot replace {}", o.out.display()), e))?;
     }
     let config = config(&models, &events_path, &o.out, o.forward.as_deref())?;
     let registry = spanguard_telemetry::Registry::new();
-    let built = crate::detectors::build("anomaly", &config.processor.config, &registry)?;
-    let latest = built
-        .latest
-        .clone()
-        .context("the graph detector did not start (is ONNX Runtime installed? run scripts/setup)")?;
-    let running = crate::pipeline::start(&config, built.detectors, registry).await?;
+    let built = spanguard_pipeline::detectors::build("anomaly", &config.processor.config, &registry)?;
+    let latest = built.latest.clone().ok_or(TestkitError::GraphDisabled)?;
+    let running = spanguard_pipeline::start(&config, built.detectors, registry).await?;
     let mut reports = running.reports.resubscribe();
-    let grpc = running.grpc_addrs.first().context("no gRPC receiver")?;
+    let grpc = running
+        .grpc_addrs
+        .first()
+        .ok_or_else(|| TestkitError::Stalled("the demo's pipeline has no gRPC receiver".to_owned()))?;
     let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
         .await
-        .context("cannot connect to the embedded pipeline")?;
+        .map_err(TestkitError::Connect)?;
     println!(
         "\nspanguard listening on {grpc} (OTLP/gRPC) and {} (OTLP/HTTP); playing {} one-second steps of {} traces\n",
         running.http_addrs.first().map(ToString::to_string).unwrap_or_default(),
@@ -145,7 +141,7 @@ pub async fn run(o: &DemoOptions) -> anyhow::Result<Summary> {
             client
                 .export(merge(batch))
                 .await
-                .context("the embedded pipeline refused traces")?;
+                .map_err(|e| TestkitError::Refused(Box::new(e)))?;
         }
         let report = next_report(&mut reports).await?;
         let attack = steps_of(&report, t0, &steps).iter().any(Step::is_attack);
@@ -187,11 +183,13 @@ fn merge(batch: &[ExportTraceServiceRequest]) -> ExportTraceServiceRequest {
     }
 }
 
-async fn wait_for_interval(latest: &Latest, end: u64) -> anyhow::Result<()> {
+async fn wait_for_interval(latest: &Latest, end: u64) -> Result<(), TestkitError> {
     let deadline = Instant::now() + Duration::from_secs(15);
     while latest.get().is_none_or(|s| s.end < end) {
         if Instant::now() > deadline {
-            bail!("the graph detector scored no interval ending at {end} within 15 s");
+            return Err(TestkitError::Stalled(format!(
+                "the graph detector scored no interval ending at {end} within 15 s"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -200,11 +198,11 @@ async fn wait_for_interval(latest: &Latest, end: u64) -> anyhow::Result<()> {
 
 async fn next_report(
     reports: &mut tokio::sync::broadcast::Receiver<Arc<WindowReport>>,
-) -> anyhow::Result<Arc<WindowReport>> {
+) -> Result<Arc<WindowReport>, TestkitError> {
     match tokio::time::timeout(Duration::from_secs(20), reports.recv()).await {
         Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => bail!("lost the pipeline's window reports: {e}"),
-        Err(_) => bail!("no window was scored within 20 s"),
+        Ok(Err(e)) => Err(TestkitError::Reports(e)),
+        Err(_) => Err(TestkitError::Stalled("no window was scored within 20 s".to_owned())),
     }
 }
 
@@ -247,8 +245,11 @@ fn phases(steps: &[Step]) -> Vec<(usize, usize)> {
 }
 
 /// Reads the output back: spans, incident spans, and whether the incidents' links lead to traces in it.
-fn count_output(path: &Path, s: &mut Summary) -> anyhow::Result<()> {
-    let file = read_trace_file(path, false).with_context(|| format!("reading back {}", path.display()))?;
+fn count_output(path: &Path, s: &mut Summary) -> Result<(), TestkitError> {
+    let file = read_trace_file(path, false).map_err(|source| TestkitError::ReadBack {
+        path: path.display().to_string(),
+        source,
+    })?;
     let mut traces = std::collections::HashSet::new();
     let mut links = Vec::new();
     for rs in file.requests.iter().flat_map(|r| &r.resource_spans) {
@@ -264,11 +265,10 @@ fn count_output(path: &Path, s: &mut Summary) -> anyhow::Result<()> {
     }
     s.linked_traces = links.iter().filter(|t| traces.contains(*t)).count();
     if s.linked_traces < links.len() {
-        bail!(
-            "{} incident link(s) point at traces missing from {}",
-            links.len() - s.linked_traces,
-            path.display()
-        );
+        return Err(TestkitError::BrokenLinks {
+            missing: links.len() - s.linked_traces,
+            path: path.display().to_string(),
+        });
     }
     Ok(())
 }
@@ -327,7 +327,7 @@ fn print_summary(
 }
 
 /// The pipeline's config: loopback ports, both detectors, the file exporter (and the forward one).
-fn config(models: &Path, events: &Path, out: &Path, forward: Option<&str>) -> anyhow::Result<Config> {
+fn config(models: &Path, events: &Path, out: &Path, forward: Option<&str>) -> Result<Config, TestkitError> {
     let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
     let mut exporters = format!("  file:\n    path: {}\n", q(out));
     let mut names = vec!["file"];
@@ -371,5 +371,5 @@ service:
         events = q(events),
         names = names.join(", "),
     );
-    Config::from_yaml(&text, |_| None).context("the demo's pipeline config")
+    Config::from_yaml(&text, |_| None).map_err(TestkitError::Config)
 }

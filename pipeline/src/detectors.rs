@@ -1,7 +1,6 @@
 //! Builds the detector chain a config asks for, and the background work some detectors need (the graph
 //! detector's event source and scoring thread).
 
-use anyhow::Context;
 use spanguard_config::{AnomalyConfig, EventSource};
 use spanguard_ebpf_probe::{Running, SourceError};
 use spanguard_processor::evidence::interval_channel;
@@ -11,6 +10,8 @@ use spanguard_processor::graph::feed::{self, Latest};
 use spanguard_processor::graph::score::GraphScorer;
 use spanguard_processor::{Detector, Detectors};
 use spanguard_telemetry::Registry;
+
+use crate::PipelineError;
 
 /// What runs beside the pipeline for the detectors (the graph detector's event source and scoring thread);
 /// stopped after the pipeline drained.
@@ -45,16 +46,24 @@ pub struct Built {
 }
 
 /// The frequency model `processors.<name>.frequency.model` names, read and checked.
-fn load_frequency(name: &str, f: &spanguard_config::FrequencyConfig) -> anyhow::Result<FrequencyModel> {
-    FrequencyModel::load(&f.model).with_context(|| format!("processors.{name}.frequency.model"))
+fn load_frequency(name: &str, f: &spanguard_config::FrequencyConfig) -> Result<FrequencyModel, PipelineError> {
+    FrequencyModel::load(&f.model).map_err(|source| PipelineError::FrequencyModel {
+        processor: name.to_owned(),
+        source,
+    })
 }
 
 /// The graph model `processors.<name>.graph.model` names, loaded into ONNX Runtime, and its event source checked.
-fn load_graph(name: &str, g: &spanguard_config::GraphConfig) -> anyhow::Result<GraphScorer> {
+fn load_graph(name: &str, g: &spanguard_config::GraphConfig) -> Result<GraphScorer, PipelineError> {
     if g.events.source == EventSource::File && g.events.path.is_none() {
-        anyhow::bail!("processors.{name}.graph.events.path: required with source: file (the events file to follow)");
+        return Err(PipelineError::EventsPath {
+            processor: name.to_owned(),
+        });
     }
-    GraphScorer::from_dir(&g.model).with_context(|| format!("processors.{name}.graph.model"))
+    GraphScorer::from_dir(&g.model).map_err(|source| PipelineError::GraphModel {
+        processor: name.to_owned(),
+        source,
+    })
 }
 
 /// The frequency detector, for people.
@@ -63,10 +72,7 @@ fn describe_frequency(f: &spanguard_config::FrequencyConfig, m: &FrequencyModel)
         "frequency detector: {} ({} sequences, {} method)",
         f.model.display(),
         m.sequences.len(),
-        match m.method {
-            spanguard_processor::frequency::model::Method::Evidence => "evidence",
-            spanguard_processor::frequency::model::Method::Threshold => "threshold",
-        }
+        m.method.name()
     )
 }
 
@@ -82,7 +88,7 @@ fn describe_graph(g: &spanguard_config::GraphConfig, scorer: &GraphScorer) -> St
 
 /// Everything `build` would load, without starting anything: the models read and checked, the graph model
 /// loaded into ONNX Runtime. Returns what each detector is, for `validate` to say.
-pub fn check(name: &str, config: &AnomalyConfig) -> anyhow::Result<Vec<String>> {
+pub fn check(name: &str, config: &AnomalyConfig) -> Result<Vec<String>, PipelineError> {
     let mut said = Vec::new();
     if let Some(f) = &config.frequency {
         said.push(describe_frequency(f, &load_frequency(name, f)?));
@@ -94,7 +100,7 @@ pub fn check(name: &str, config: &AnomalyConfig) -> anyhow::Result<Vec<String>> 
 }
 
 /// The detectors of `processors.<name>`, in chain order.
-pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow::Result<Built> {
+pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> Result<Built, PipelineError> {
     let mut chain: Vec<Box<dyn Detector>> = Vec::new();
     let mut background = Background::default();
     let (mut intervals, mut latest) = (None, None);
@@ -143,7 +149,12 @@ pub fn build(name: &str, config: &AnomalyConfig, registry: &Registry) -> anyhow:
                     described,
                 });
             }
-            Err(e) => return Err(e).with_context(|| format!("processors.{name}.graph")),
+            Err(source) => {
+                return Err(PipelineError::EventSource {
+                    processor: name.to_owned(),
+                    source,
+                })
+            }
         }
         let (intervals_tx, intervals_rx) = interval_channel();
         let (thread, feed_latest) = feed::spawn(scorer, rx, intervals_tx, registry);

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use spanguard_processor::{ScoreReport, WindowReport};
+use spanguard_processor::{frequency, graph, ScoreReport, WindowReport};
 
 /// How a window's verdict compares with the truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +86,8 @@ impl Table {
             r.id,
             phase,
             r.traces,
-            cell(by("frequency"), 4),
-            cell(by("graph"), 2),
+            cell(by(frequency::NAME), 4),
+            cell(by(graph::detector::NAME), 2),
             verdict,
             truth
         );
@@ -120,7 +120,7 @@ mod tests {
             start_ns: 0,
             end_ns: 1,
             detected: freq.1 || graph.1,
-            scores: vec![s("frequency", freq, 0.2), s("graph", graph, 2.0)],
+            scores: vec![s(frequency::NAME, freq, 0.2), s(graph::detector::NAME, graph, 2.0)],
         }
     }
 
