@@ -80,7 +80,7 @@ async fn only_senders_with_the_bearer_token_get_in() {
     for (protocol, n) in [("grpc", 2), ("http", 1)] {
         let line = format!(
             "{}{{protocol=\"{protocol}\",reason=\"unauthenticated\"}} {n}",
-            names::RECEIVER_REFUSED_REQUESTS
+            names::RECEIVER_REFUSED_REQUESTS.name
         );
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }

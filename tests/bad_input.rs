@@ -63,27 +63,27 @@ async fn grpc_statuses() {
     let r = &running.registry;
     assert_eq!(
         r.counter_value(
-            names::RECEIVER_REFUSED_REQUESTS,
+            &names::RECEIVER_REFUSED_REQUESTS,
             &[("protocol", "grpc"), ("reason", "malformed")]
         ),
         1
     );
     assert_eq!(
         r.counter_value(
-            names::RECEIVER_REFUSED_REQUESTS,
+            &names::RECEIVER_REFUSED_REQUESTS,
             &[("protocol", "grpc"), ("reason", "too_large")]
         ),
         1
     );
     assert_eq!(
         r.counter_value(
-            names::RECEIVER_REFUSED_SPANS,
+            &names::RECEIVER_REFUSED_SPANS,
             &[("protocol", "grpc"), ("reason", "invalid_trace_id")]
         ),
         1
     );
     assert_eq!(
-        r.counter_value(names::RECEIVER_ACCEPTED_SPANS, &[("protocol", "grpc")]),
+        r.counter_value(&names::RECEIVER_ACCEPTED_SPANS, &[("protocol", "grpc")]),
         4
     );
     running.shutdown(Duration::from_secs(5)).await;
@@ -161,7 +161,7 @@ async fn http_statuses() {
     let reg = &running.registry;
     let refused = |reason| {
         reg.counter_value(
-            names::RECEIVER_REFUSED_REQUESTS,
+            &names::RECEIVER_REFUSED_REQUESTS,
             &[("protocol", "http"), ("reason", reason)],
         )
     };

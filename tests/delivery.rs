@@ -31,7 +31,7 @@ async fn downstream_down_then_up_delivers_every_span_once() {
     assert_eq!(sink.span_count(), 0);
     sink.set_down(false);
     assert_eq!(sink.wait_for(120, Duration::from_secs(15)).await, 120);
-    let retries = running.registry.counter_total(names::EXPORTER_RETRIES);
+    let retries = running.registry.counter_total(&names::EXPORTER_RETRIES);
     assert!(retries >= 3, "the outage was ridden out by counted retries ({retries})");
     let report = running.shutdown(Duration::from_secs(5)).await;
     assert!(report.clean);
@@ -89,7 +89,7 @@ async fn full_pipeline_answers_backpressure_then_recovers() {
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "1");
 
-    let refused = running.registry.counter_total(names::RECEIVER_REFUSED_SPANS);
+    let refused = running.registry.counter_total(&names::RECEIVER_REFUSED_SPANS);
     assert!(refused >= 4, "refusals are counted: {refused}");
 
     // Downstream recovers: everything that was accepted is delivered, and new requests are accepted again.
@@ -172,7 +172,7 @@ async fn over_max_traces_the_oldest_is_flushed_early_and_counted() {
         common::eventually(Duration::from_secs(5), || {
             running
                 .registry
-                .counter_value(names::PROCESSOR_TRACES_COMPLETED, &[("reason", "max_traces")])
+                .counter_value(&names::PROCESSOR_TRACES_COMPLETED, &[("reason", "max_traces")])
                 == 2
         })
         .await

@@ -82,7 +82,7 @@ async fn overload_is_refused_with_backpressure_memory_stays_bounded_and_it_recov
     let refused = generator.counts.refused.load(Relaxed);
     let acked_while_stalled = generator.counts.acked.load(Relaxed);
     let (_, peak) = sg.rss();
-    let backpressure = sg.metric(names::RECEIVER_REFUSED_REQUESTS);
+    let backpressure = sg.metric(&names::RECEIVER_REFUSED_REQUESTS);
     assert!(refused > 0, "the generator was refused");
     assert!(
         backpressure >= refused as f64 * 0.9,
@@ -134,8 +134,8 @@ async fn the_memory_limit_bounds_what_is_held_and_nothing_accepted_is_lost() {
     let seq = Arc::new(AtomicU64::new(1));
     let generator = Generator::start(&endpoint, template(), 8, None, seq.clone()).unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let held = sg.metric(names::MEMORY_HELD);
-    let limit = sg.metric(names::MEMORY_LIMIT);
+    let held = sg.metric(&names::MEMORY_HELD);
+    let limit = sg.metric(&names::MEMORY_LIMIT);
     let (_, peak) = sg.rss();
     let refused = generator.counts.refused.load(Relaxed);
     eprintln!(
@@ -194,8 +194,8 @@ async fn a_flapping_downstream_still_gets_every_accepted_span_exactly_once() {
     let acked = counts.acked.load(Relaxed);
     assert!(acked >= 50_000, "the load ran ({acked} spans acknowledged)");
     sink.wait_for(acked, Duration::from_secs(20)).await;
-    let retries = sg.metric(names::EXPORTER_RETRIES);
-    let dropped = sg.metric(names::EXPORTER_DROPPED_SPANS);
+    let retries = sg.metric(&names::EXPORTER_RETRIES);
+    let dropped = sg.metric(&names::EXPORTER_DROPPED_SPANS);
     assert!(sg.stop().unwrap(), "clean exit");
     let (unique, duplicates) = delivered_ids(&sink);
     eprintln!("flapping: {acked} acknowledged, {unique} delivered, {duplicates} twice, {retries} retries");

@@ -60,15 +60,15 @@ async fn oversized_requests_and_spans_are_cut_to_the_limits_and_counted() {
     for line in [
         format!(
             "{}{{protocol=\"grpc\",reason=\"too_many_spans\"}} 3",
-            names::RECEIVER_REFUSED_SPANS
+            names::RECEIVER_REFUSED_SPANS.name
         ),
         format!(
             "{}{{protocol=\"grpc\",what=\"attributes\"}} 10",
-            names::RECEIVER_TRUNCATED
+            names::RECEIVER_TRUNCATED.name
         ),
         format!(
             "{}{{protocol=\"grpc\",what=\"attribute_values\"}} 5",
-            names::RECEIVER_TRUNCATED
+            names::RECEIVER_TRUNCATED.name
         ),
     ] {
         assert!(metrics.contains(&line), "{line} in\n{metrics}");

@@ -148,7 +148,7 @@ async fn mutual_tls_receiver_admits_only_clients_of_the_trusted_ca() {
         let metrics = running.registry.render();
         let prefix = format!(
             "{}{{protocol=\"{protocol}\",reason=\"tls_handshake\"}} ",
-            names::RECEIVER_REFUSED_CONNECTIONS
+            names::RECEIVER_REFUSED_CONNECTIONS.name
         );
         metrics
             .lines()
@@ -250,7 +250,7 @@ async fn an_exporter_refuses_a_peer_it_cannot_verify() {
     let mut client = common::grpc_client(upstream.grpc_addrs[0]).await;
     client.export(common::request(1, 5, 2, "shop")).await.unwrap();
     let failing = common::eventually(Duration::from_secs(10), || {
-        upstream.registry.counter_total(names::EXPORTER_RETRIES) > 0
+        upstream.registry.counter_total(&names::EXPORTER_RETRIES) > 0
     })
     .await;
     assert!(failing, "the exporter's attempts fail verification (and are counted)");

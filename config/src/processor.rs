@@ -118,6 +118,9 @@ pub enum EventSource {
 }
 
 impl EventSource {
+    /// Every source, in the order configs and `--help` list them.
+    pub const ALL: [EventSource; 4] = [Self::File, Self::Ebpf, Self::Procfs, Self::None];
+
     /// Its name in configs and logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -126,6 +129,11 @@ impl EventSource {
             Self::Procfs => "procfs",
             Self::None => "none",
         }
+    }
+
+    /// The source of that name (`name()`'s inverse).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 

@@ -103,19 +103,9 @@ impl ProbeStats {
     /// Counters registered in `registry`: events as `spanguard_probe_events_total{source="ebpf"}`, what could
     /// not be recorded as `spanguard_probe_dropped_total{reason=…}`.
     pub fn registered(registry: &Registry) -> Self {
-        let dropped = |reason| {
-            registry.counter(
-                names::PROBE_DROPPED,
-                "What the eBPF probe could not record.",
-                &[("reason", reason)],
-            )
-        };
+        let dropped = |reason| registry.counter(&names::PROBE_DROPPED, &[("reason", reason)]);
         Self {
-            events: registry.counter(
-                names::PROBE_EVENTS,
-                "Events from the live source.",
-                &[("source", "ebpf")],
-            ),
+            events: registry.counter(&names::PROBE_EVENTS, &[("source", "ebpf")]),
             ringbuf_drops: dropped("ringbuf_full"),
             agg_full: dropped("aggregation_map_full"),
             unresolved: dropped("unresolved_fd"),

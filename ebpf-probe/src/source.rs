@@ -32,6 +32,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The eBPF probe's counters, when it is the source (syscalls seen, what it could not record).
+    pub fn probe_stats(&self) -> Option<Arc<ProbeStats>> {
+        self.probe.as_ref().map(|p| p.stats.clone())
+    }
+
     /// Stops the source and waits for its thread; the channel closes with it.
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -87,21 +92,11 @@ pub fn start(
         thread: None,
         probe: None,
     };
-    let available = |source| {
-        registry.gauge(
-            names::PROBE_AVAILABLE,
-            "1 when the live event source runs.",
-            &[("source", source)],
-        )
-    };
+    let available = |source| registry.gauge(&names::PROBE_AVAILABLE, &[("source", source)]);
     match events.source {
         EventSource::File => {
             let path = events.path.clone().ok_or(SourceError::NoPath)?;
-            let bad_lines = registry.counter(
-                names::GRAPH_BAD_EVENT_LINES,
-                "Malformed lines skipped by the file event source.",
-                &[],
-            );
+            let bad_lines = registry.counter(&names::GRAPH_BAD_EVENT_LINES, &[]);
             running.thread = Some(file::follow(path, tx, stop, bad_lines));
         }
         EventSource::Ebpf => {
@@ -119,9 +114,7 @@ pub fn start(
         }
         EventSource::Procfs => {
             available("procfs").set(1);
-            tracing::warn!(
-                "graph detector fed by the procfs fallback: process-level, per-poll events (coarser than eBPF)"
-            );
+            tracing::warn!("exchange events from the procfs fallback: process-level, per-poll (coarser than eBPF)");
             let c = ProbeConfig::from(events);
             running.thread = Some(procfs::spawn(c.interval, c.scope, c.services, tx, stop));
         }

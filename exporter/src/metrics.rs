@@ -16,34 +16,17 @@ impl ExporterMetrics {
     pub(crate) fn new(registry: &Registry, exporter: &str, capacity: usize) -> Self {
         let dropped = |reason| {
             registry.counter(
-                names::EXPORTER_DROPPED_SPANS,
-                "Spans an exporter gave up on, by reason.",
+                &names::EXPORTER_DROPPED_SPANS,
                 &[("exporter", exporter), ("reason", reason)],
             )
         };
         registry
-            .gauge(
-                names::EXPORTER_QUEUE_CAPACITY,
-                "Capacity of an exporter's queue, in batches.",
-                &[("exporter", exporter)],
-            )
+            .gauge(&names::EXPORTER_QUEUE_CAPACITY, &[("exporter", exporter)])
             .set(capacity as i64);
         Self {
-            sent: registry.counter(
-                names::EXPORTER_SENT_SPANS,
-                "Spans delivered by an exporter.",
-                &[("exporter", exporter)],
-            ),
-            retries: registry.counter(
-                names::EXPORTER_RETRIES,
-                "Export attempts retried.",
-                &[("exporter", exporter)],
-            ),
-            queue_length: registry.gauge(
-                names::EXPORTER_QUEUE_LENGTH,
-                "Batches waiting in an exporter's queue.",
-                &[("exporter", exporter)],
-            ),
+            sent: registry.counter(&names::EXPORTER_SENT_SPANS, &[("exporter", exporter)]),
+            retries: registry.counter(&names::EXPORTER_RETRIES, &[("exporter", exporter)]),
+            queue_length: registry.gauge(&names::EXPORTER_QUEUE_LENGTH, &[("exporter", exporter)]),
             dropped_retries_exhausted: dropped("retries_exhausted"),
             dropped_permanent: dropped("permanent_error"),
             dropped_shutdown: dropped("shutdown"),

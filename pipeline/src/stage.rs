@@ -149,7 +149,7 @@ impl Running {
         if let Some(a) = self.admin {
             let _ = a.await;
         }
-        let dropped_spans = self.registry.counter_total(names::EXPORTER_DROPPED_SPANS);
+        let dropped_spans = self.registry.counter_total(&names::EXPORTER_DROPPED_SPANS);
         ShutdownReport { clean, dropped_spans }
     }
 }

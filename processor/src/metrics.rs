@@ -17,36 +17,22 @@ pub(crate) struct ProcessorMetrics {
 
 impl ProcessorMetrics {
     pub(crate) fn new(registry: &Registry) -> Self {
-        let completed = |reason| {
-            registry.counter(
-                names::PROCESSOR_TRACES_COMPLETED,
-                "Traces completed, by reason.",
-                &[("reason", reason)],
-            )
-        };
-        let windows = |partial| registry.counter(names::PROCESSOR_WINDOWS, "Windows scored.", &[("partial", partial)]);
+        let completed = |reason| registry.counter(&names::PROCESSOR_TRACES_COMPLETED, &[("reason", reason)]);
+        let windows = |partial| registry.counter(&names::PROCESSOR_WINDOWS, &[("partial", partial)]);
         Self {
-            traces_in_flight: registry.gauge(names::PROCESSOR_TRACES_IN_FLIGHT, "Traces being assembled.", &[]),
-            spans_in_flight: registry.gauge(names::PROCESSOR_SPANS_IN_FLIGHT, "Spans being assembled.", &[]),
+            traces_in_flight: registry.gauge(&names::PROCESSOR_TRACES_IN_FLIGHT, &[]),
+            spans_in_flight: registry.gauge(&names::PROCESSOR_SPANS_IN_FLIGHT, &[]),
             completed: [
                 completed("trace_wait"),
                 completed("max_traces"),
                 completed("max_spans"),
                 completed("shutdown"),
             ],
-            late_spans: registry.counter(
-                names::PROCESSOR_LATE_SPANS,
-                "Spans that arrived after their trace was forwarded (forwarded with anomaly.late=true).",
-                &[],
-            ),
+            late_spans: registry.counter(&names::PROCESSOR_LATE_SPANS, &[]),
             windows_full: windows("false"),
             windows_partial: windows("true"),
-            forwarded_spans: registry.counter(names::PROCESSOR_FORWARDED_SPANS, "Spans handed to the exporters.", &[]),
-            incidents: registry.counter(
-                names::PROCESSOR_INCIDENTS,
-                "Incident spans emitted, one per anomalous window.",
-                &[],
-            ),
+            forwarded_spans: registry.counter(&names::PROCESSOR_FORWARDED_SPANS, &[]),
+            incidents: registry.counter(&names::PROCESSOR_INCIDENTS, &[]),
             registry: registry.clone(),
         }
     }
@@ -61,10 +47,7 @@ impl ProcessorMetrics {
     }
 
     pub(crate) fn anomalies(&self, detector: &'static str) -> Counter {
-        self.registry.counter(
-            names::PROCESSOR_ANOMALIES,
-            "Windows flagged, by detector.",
-            &[("detector", detector)],
-        )
+        self.registry
+            .counter(&names::PROCESSOR_ANOMALIES, &[("detector", detector)])
     }
 }

@@ -75,26 +75,15 @@ struct ProtocolCounters {
 impl ProtocolCounters {
     fn new(registry: &Registry, protocol: Protocol) -> Self {
         let p = protocol.label();
-        let refused = |reason| {
-            registry.counter(
-                names::RECEIVER_REFUSED_SPANS,
-                "Spans refused by a receiver, by reason.",
-                &[("protocol", p), ("reason", reason)],
-            )
-        };
+        let refused = |reason| registry.counter(&names::RECEIVER_REFUSED_SPANS, &[("protocol", p), ("reason", reason)]);
         let requests = |reason| {
             registry.counter(
-                names::RECEIVER_REFUSED_REQUESTS,
-                "Requests refused by a receiver, by reason.",
+                &names::RECEIVER_REFUSED_REQUESTS,
                 &[("protocol", p), ("reason", reason)],
             )
         };
         Self {
-            accepted: registry.counter(
-                names::RECEIVER_ACCEPTED_SPANS,
-                "Spans accepted by a receiver.",
-                &[("protocol", p)],
-            ),
+            accepted: registry.counter(&names::RECEIVER_ACCEPTED_SPANS, &[("protocol", p)]),
             backpressure: refused("backpressure"),
             memory: refused("memory_limit"),
             requests_memory: requests("memory_limit"),
@@ -105,14 +94,10 @@ impl ProtocolCounters {
             requests_media_type: requests("unsupported_media_type"),
             requests_unauthenticated: requests("unauthenticated"),
             too_many_spans: refused("too_many_spans"),
-            truncated_attributes: registry.counter(
-                names::RECEIVER_TRUNCATED,
-                "Attributes dropped and values shortened to the receiver's limits.",
-                &[("protocol", p), ("what", "attributes")],
-            ),
+            truncated_attributes: registry
+                .counter(&names::RECEIVER_TRUNCATED, &[("protocol", p), ("what", "attributes")]),
             truncated_values: registry.counter(
-                names::RECEIVER_TRUNCATED,
-                "Attributes dropped and values shortened to the receiver's limits.",
+                &names::RECEIVER_TRUNCATED,
                 &[("protocol", p), ("what", "attribute_values")],
             ),
         }
@@ -386,19 +371,19 @@ mod tests {
             Err(Refusal::Backpressure)
         );
         assert_eq!(
-            registry.counter_value(names::RECEIVER_ACCEPTED_SPANS, &[("protocol", "http")]),
+            registry.counter_value(&names::RECEIVER_ACCEPTED_SPANS, &[("protocol", "http")]),
             1
         );
         assert_eq!(
             registry.counter_value(
-                names::RECEIVER_REFUSED_SPANS,
+                &names::RECEIVER_REFUSED_SPANS,
                 &[("protocol", "http"), ("reason", "backpressure")]
             ),
             1
         );
         assert_eq!(
             registry.counter_value(
-                names::RECEIVER_REFUSED_SPANS,
+                &names::RECEIVER_REFUSED_SPANS,
                 &[("protocol", "grpc"), ("reason", "invalid_trace_id")]
             ),
             1
@@ -426,7 +411,7 @@ mod tests {
         assert_eq!(door.refuse_when_full(Protocol::Grpc, &body), Err(Refusal::Backpressure));
         assert_eq!(
             registry.counter_value(
-                names::RECEIVER_REFUSED_SPANS,
+                &names::RECEIVER_REFUSED_SPANS,
                 &[("protocol", "grpc"), ("reason", "backpressure")]
             ),
             3

@@ -51,17 +51,9 @@ impl Budget {
     /// A budget of `limit` bytes, reported as `spanguard_memory_held_bytes` and `spanguard_memory_limit_bytes`.
     pub fn new(limit: u64, registry: &Registry) -> Self {
         registry
-            .gauge(
-                names::MEMORY_LIMIT,
-                "The memory limit (processors.anomaly.memory_limit), bytes.",
-                &[],
-            )
+            .gauge(&names::MEMORY_LIMIT, &[])
             .set(i64::try_from(limit).unwrap_or(i64::MAX));
-        let gauge = registry.gauge(
-            names::MEMORY_HELD,
-            "Bytes the pipeline holds of accepted spans (their requests' bodies and per-span bookkeeping).",
-            &[],
-        );
+        let gauge = registry.gauge(&names::MEMORY_HELD, &[]);
         Self(Arc::new(Memory {
             held: AtomicU64::new(0),
             limit,

@@ -88,8 +88,7 @@ impl OtlpReceiver {
     ) -> Result<Listening, ReceiverError> {
         let key = format!("receivers.{}.protocols.{protocol}", self.name);
         let handshake_failures = self.registry.counter(
-            names::RECEIVER_REFUSED_CONNECTIONS,
-            "Connections refused by a receiver before any request, by reason.",
+            &names::RECEIVER_REFUSED_CONNECTIONS,
             &[("protocol", protocol), ("reason", "tls_handshake")],
         );
         let tls = tls.map(|t| t.load(&format!("{key}.tls"), alpn)).transpose()?;

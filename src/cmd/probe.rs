@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use spanguard_ebpf_probe::{Probe, ProbeConfig, Scope, ServiceRule};
+use spanguard_config::{EventSource, EventsConfig};
+use spanguard_ebpf_probe::ServiceRule;
+use spanguard_telemetry::Registry;
 
 /// `spanguard probe`.
 #[derive(clap::Args, Debug)]
@@ -27,21 +29,38 @@ pub struct ProbeArgs {
     /// `ebpf` (exact, needs root or CAP_BPF+CAP_PERFMON) or `procfs` (unprivileged: /proc/<pid>/io and TCP
     /// counters, process-level and coarser; it polls every --interval, so the bytes of a connection that opens
     /// and closes between two polls are missed).
-    #[arg(long, value_enum, default_value = "ebpf")]
-    pub source: Source,
+    #[arg(long, default_value = "ebpf", value_parser = live_source)]
+    pub source: EventSource,
     /// Name a microservice: PATTERN=NAME, PATTERN matching a container id prefix, a cgroup path fragment, or an
     /// executable path or file name (repeatable).
     #[arg(long, value_parser = parse_rule)]
     pub service: Vec<ServiceRule>,
 }
 
-/// `--source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Source {
-    /// The eBPF probe.
-    Ebpf,
-    /// The procfs fallback.
-    Procfs,
+/// `--source`: one of the config's live sources (`processors.<name>.graph.events.source`).
+fn live_source(s: &str) -> Result<EventSource, String> {
+    match EventSource::from_name(s) {
+        Some(source @ (EventSource::Ebpf | EventSource::Procfs)) => Ok(source),
+        _ => Err(format!("{s:?}: the live sources are ebpf and procfs")),
+    }
+}
+
+impl ProbeArgs {
+    /// The event source these flags ask for, as `processors.<name>.graph.events` would say it.
+    pub fn events(&self) -> EventsConfig {
+        EventsConfig {
+            source: self.source,
+            path: None,
+            interval: self.interval,
+            cgroups: self.cgroup.clone(),
+            pids: self.pid.clone(),
+            services: self
+                .service
+                .iter()
+                .map(|r| (r.pattern.clone(), r.service.clone()))
+                .collect(),
+        }
+    }
 }
 
 fn parse_rule(s: &str) -> Result<ServiceRule, String> {
@@ -69,28 +88,8 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
         );
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let scope = Scope::of(&args.cgroup, &args.pid);
-    let fallback_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (probe, fallback) = match args.source {
-        Source::Ebpf => {
-            let config = ProbeConfig {
-                interval: args.interval,
-                scope,
-                services: args.service.clone(),
-            };
-            (Some(Probe::start(config, tx)?), None)
-        }
-        Source::Procfs => {
-            let t = spanguard_ebpf_probe::procfs::spawn(
-                args.interval,
-                scope,
-                args.service.clone(),
-                tx,
-                fallback_stop.clone(),
-            );
-            (None, Some(t))
-        }
-    };
+    let registry = Registry::new();
+    let source = spanguard_ebpf_probe::start(&args.events(), &registry, tx)?;
     let mut out = super::output::create(&args.out)?;
     let stop = crate::signals::stop_flag()?;
     let started = Instant::now();
@@ -113,18 +112,13 @@ pub fn probe_cmd(args: &ProbeArgs) -> anyhow::Result<()> {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) && args.duration.is_none_or(|d| started.elapsed() < d) {
         write_all(&rx, &mut out, Duration::from_millis(200))?;
     }
-    fallback_stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let Some(t) = fallback {
-        let _ = t.join();
-    }
-    let Some(probe) = probe else {
-        write_all(&rx, &mut out, Duration::from_millis(50))?;
+    let stats = source.probe_stats();
+    source.stop();
+    write_all(&rx, &mut out, Duration::from_millis(50))?;
+    let Some(stats) = stats else {
         eprintln!("probe (procfs): {written} events written");
         return Ok(());
     };
-    let stats = probe.stats.clone();
-    probe.stop();
-    write_all(&rx, &mut out, Duration::from_millis(50))?;
     eprintln!(
         "probe: {} events written; {} syscalls seen; dropped: ring buffer {}, aggregation map full {}; unresolved {}",
         written,

@@ -2,6 +2,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::names::{Kind, Metric};
+
 /// A monotonically increasing count.
 #[derive(Clone, Debug, Default)]
 pub struct Counter(Arc<AtomicU64>);
@@ -69,29 +71,39 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers (or finds) a counter series.
-    pub fn counter(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)]) -> Counter {
-        match self.register(name, help, labels, || Value::Counter(Counter::default())) {
+    /// Registers (or finds) a series of the counter `metric`, with one value per label of its descriptor.
+    pub fn counter(&self, metric: &'static Metric, labels: &[(&'static str, &str)]) -> Counter {
+        match self.register(metric, Kind::Counter, labels, || Value::Counter(Counter::default())) {
             Value::Counter(c) => c,
-            Value::Gauge(_) => panic!("metric {name} registered as both counter and gauge"),
+            Value::Gauge(_) => panic!("metric {} registered as both counter and gauge", metric.name),
         }
     }
 
-    /// Registers (or finds) a gauge series.
-    pub fn gauge(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
-        match self.register(name, help, labels, || Value::Gauge(Gauge::default())) {
+    /// Registers (or finds) a series of the gauge `metric`.
+    pub fn gauge(&self, metric: &'static Metric, labels: &[(&'static str, &str)]) -> Gauge {
+        match self.register(metric, Kind::Gauge, labels, || Value::Gauge(Gauge::default())) {
             Value::Gauge(g) => g,
-            Value::Counter(_) => panic!("metric {name} registered as both gauge and counter"),
+            Value::Counter(_) => panic!("metric {} registered as both gauge and counter", metric.name),
         }
     }
 
+    /// Registration is at build time, from code: a series that does not match its descriptor (kind, label keys
+    /// and their order) is a defect, caught by every test that builds the stage.
     fn register(
         &self,
-        name: &'static str,
-        help: &'static str,
+        metric: &'static Metric,
+        kind: Kind,
         labels: &[(&'static str, &str)],
         make: impl FnOnce() -> Value,
     ) -> Value {
+        debug_assert_eq!(metric.kind, kind, "metric {} is a {}", metric.name, metric.kind.name());
+        debug_assert!(
+            labels.iter().map(|(k, _)| *k).eq(metric.labels.iter().copied()),
+            "metric {} takes the labels {:?}",
+            metric.name,
+            metric.labels
+        );
+        let (name, help) = (metric.name, metric.help);
         let labels: Vec<(&'static str, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = series.iter().find(|s| s.name == name && s.labels == labels) {
@@ -115,7 +127,8 @@ impl Registry {
     }
 
     /// Sum of a counter over all its label sets (for tests and summaries).
-    pub fn counter_total(&self, name: &str) -> u64 {
+    pub fn counter_total(&self, metric: &Metric) -> u64 {
+        let name = metric.name;
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         series
             .iter()
@@ -128,7 +141,8 @@ impl Registry {
     }
 
     /// Value of one counter series with exactly these labels, 0 if absent.
-    pub fn counter_value(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+    pub fn counter_value(&self, metric: &Metric, labels: &[(&str, &str)]) -> u64 {
+        let name = metric.name;
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         series
             .iter()
@@ -159,8 +173,8 @@ impl Registry {
             for s in series.iter().filter(|s| s.name == name) {
                 if first {
                     let kind = match s.value {
-                        Value::Counter(_) => "counter",
-                        Value::Gauge(_) => "gauge",
+                        Value::Counter(_) => Kind::Counter.name(),
+                        Value::Gauge(_) => Kind::Gauge.name(),
                     };
                     let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} {kind}", s.help);
                     first = false;
@@ -191,21 +205,41 @@ impl Registry {
 mod tests {
     use super::*;
 
+    static X: Metric = Metric {
+        name: "x_total",
+        help: "x things",
+        kind: Kind::Counter,
+        labels: &["reason"],
+    };
+    static Y: Metric = Metric {
+        name: "y",
+        help: "y level",
+        kind: Kind::Gauge,
+        labels: &[],
+    };
+
     #[test]
     fn renders_prometheus_text_and_shares_series() {
         let r = Registry::new();
-        let a = r.counter("x_total", "x things", &[("reason", "full")]);
-        let b = r.counter("x_total", "x things", &[("reason", "full")]);
+        let a = r.counter(&X, &[("reason", "full")]);
+        let b = r.counter(&X, &[("reason", "full")]);
         a.add(2);
         b.inc();
-        r.gauge("y", "y level", &[]).set(-4);
+        r.gauge(&Y, &[]).set(-4);
         let text = r.render();
         assert!(
-            text.contains("# TYPE x_total counter\nx_total{reason=\"full\"} 3\n"),
+            text.contains("# HELP x_total x things\n# TYPE x_total counter\nx_total{reason=\"full\"} 3\n"),
             "{text}"
         );
         assert!(text.contains("# TYPE y gauge\ny -4\n"), "{text}");
-        assert_eq!(r.counter_total("x_total"), 3);
-        assert_eq!(r.counter_value("x_total", &[("reason", "full")]), 3);
+        assert_eq!(r.counter_total(&X), 3);
+        assert_eq!(r.counter_value(&X, &[("reason", "full")]), 3);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "takes the labels")]
+    fn a_series_must_give_its_descriptors_labels() {
+        Registry::new().counter(&X, &[("protocol", "grpc")]);
     }
 }

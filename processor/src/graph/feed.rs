@@ -40,23 +40,11 @@ pub fn spawn(
     intervals: IntervalSender,
     registry: &Registry,
 ) -> (std::thread::JoinHandle<()>, Latest) {
-    let counted = registry.counter(names::GRAPH_EVENTS, "Exchange events fed to the graph detector.", &[]);
-    let dropped = registry.counter(
-        names::GRAPH_INTERVALS_DROPPED,
-        "Scored intervals the processor was too busy to take.",
-        &[],
-    );
+    let counted = registry.counter(&names::GRAPH_EVENTS, &[]);
+    let dropped = registry.counter(&names::GRAPH_INTERVALS_DROPPED, &[]);
     let (latest_tx, latest) = watch::channel(None);
-    let normal = registry.counter(
-        names::GRAPH_INTERVALS,
-        "Intervals scored by the graph detector.",
-        &[("anomalous", "false")],
-    );
-    let anomalous = registry.counter(
-        names::GRAPH_INTERVALS,
-        "Intervals scored by the graph detector.",
-        &[("anomalous", "true")],
-    );
+    let normal = registry.counter(&names::GRAPH_INTERVALS, &[("anomalous", "false")]);
+    let anomalous = registry.counter(&names::GRAPH_INTERVALS, &[("anomalous", "true")]);
     let idle = std::time::Duration::from_nanos(scorer.model().interval_ns().saturating_mul(2));
     let thread = std::thread::Builder::new()
         .name("graph-feed".into())

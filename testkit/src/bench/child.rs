@@ -144,7 +144,8 @@ impl Spanguard {
     }
 
     /// One gauge or counter from `/metrics`, summed over its label sets.
-    pub fn metric(&self, name: &str) -> f64 {
+    pub fn metric(&self, metric: &spanguard_telemetry::names::Metric) -> f64 {
+        let name = metric.name;
         let Ok(text) = http_get(&self.metrics, "/metrics") else {
             return 0.0;
         };

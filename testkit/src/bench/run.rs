@@ -263,8 +263,8 @@ async fn through_spanguard(
     let mut rss_samples = Vec::new();
     while t0.elapsed() < o.duration {
         tokio::time::sleep(Duration::from_millis(500).min(o.duration)).await;
-        let assembling = sg.metric(spanguard_telemetry::names::PROCESSOR_SPANS_IN_FLIGHT);
-        let queued = sg.metric(spanguard_telemetry::names::EXPORTER_QUEUE_LENGTH);
+        let assembling = sg.metric(&spanguard_telemetry::names::PROCESSOR_SPANS_IN_FLIGHT);
+        let queued = sg.metric(&spanguard_telemetry::names::EXPORTER_QUEUE_LENGTH);
         max_export_queue = max_export_queue.max(queued);
         max_in_flight = max_in_flight.max(assembling);
         // Spans held: being assembled, plus the export queue's batches (full batches: an upper bound).
