@@ -106,7 +106,7 @@ fn id_str_lookup(map: &mut HashMap<IdStr, u32>, key: u32, s: &str, make: impl Fn
 /// Most learned endpoints or cached paths kept before a cache starts over (bounds memory under churn).
 const CACHE_LIMIT: usize = 200_000;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct PendingKey {
     thread: NodeId,
     group: NodeId,
@@ -322,7 +322,14 @@ impl GraphBuilder {
     fn close(&mut self, closed: &mut impl FnMut(IntervalGraph)) {
         let Some(idx) = self.current else { return };
         let mut direct = std::mem::take(&mut self.direct);
-        for (k, w) in self.pending_sockets.drain() {
+        // Resolved in key order, not the hash map's (seeded per process): a peer resolved here may get a new node
+        // id, and ids order the edges, so the same events must give the same graph — and the same model — in
+        // every run.
+        let mut sockets: Vec<_> = self.pending_sockets.drain().collect();
+        sockets.sort_unstable_by_key(|(k, _)| *k);
+        let mut pipes: Vec<_> = self.pending_pipes.drain().collect();
+        pipes.sort_unstable_by_key(|(k, _)| *k);
+        for (k, w) in sockets {
             // The other end of this very connection, else whoever owns the remote endpoint when it is a service's
             // address (a peer that sent nothing on this connection in the probe's view, a UDP server answering
             // from its bound port). An ephemeral port belongs to one connection: the process that used it last may
@@ -346,7 +353,7 @@ impl GraphBuilder {
             let (s, d) = if k.outbound { (k.thread, peer) } else { (peer, k.thread) };
             add(&mut direct, (s, d, k.group), w);
         }
-        for (k, w) in self.pending_pipes.drain() {
+        for (k, w) in pipes {
             // A writer's peer is whoever reads the pipe, a reader's whoever writes it.
             let peer = match self.pipes.get(&(k.peer, !k.outbound)) {
                 Some(owner) => *owner,
@@ -495,6 +502,38 @@ mod tests {
             ));
         }
         v
+    }
+
+    #[test]
+    fn the_same_events_give_the_same_graph_in_every_builder() {
+        // Forty peers no watched process owns, in one interval: each gets a node when the interval closes. The
+        // edges' order follows node ids, so it must not follow the order a (per-map seeded) hash map drains in.
+        let v: Vec<ExchangeEvent> = (0..40u16)
+            .map(|i| {
+                ev(
+                    S + u64::from(i),
+                    "h",
+                    "frontend",
+                    2,
+                    "gunicorn",
+                    Op::Send,
+                    10 + u64::from(i),
+                    sock("10.0.0.1:8080", &format!("10.9.{i}.1:{}", 1000 + i)),
+                )
+            })
+            .collect();
+        let in_order = |gs: &[IntervalGraph], b: &GraphBuilder| -> Vec<(String, u64)> {
+            gs.iter()
+                .flat_map(|g| g.edges.iter().map(|e| (b.edge_name(e.src, e.dst), e.bytes)))
+                .collect()
+        };
+        let (b0, g0) = build_intervals(&v, S);
+        let first = in_order(&g0, &b0);
+        assert_eq!(first.len(), 40, "{first:?}");
+        for _ in 0..8 {
+            let (b, g) = build_intervals(&v, S);
+            assert_eq!(in_order(&g, &b), first);
+        }
     }
 
     #[test]
