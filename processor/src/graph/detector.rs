@@ -1,7 +1,7 @@
 //! The graph detector in the pipeline: a window of traces takes the verdict of the data-exchange interval(s)
 //! it overlaps (or the one just before it, since an interval is scored only after it ends).
 
-use super::roles::is_communication;
+use super::score::UnknownEdge;
 use crate::attributes::{double, string, strings};
 use crate::{Contribution, Detector, Evidence, Window, WindowScore};
 
@@ -95,11 +95,9 @@ impl Detector for GraphDetector {
         }
         // What made the interval anomalous comes first (incidents keep the first few): the volume excess, then
         // never-seen communication, then what the reconstruction missed most, then never-seen file accesses.
-        let (talk, other): (Vec<&String>, Vec<&String>) = shown
-            .unknown_edges
-            .iter()
-            .partition(|u| u.split_once("->").is_some_and(|(s, d)| is_communication(s, d)));
-        let new_edge = |u: &String| Contribution {
+        let (talk, other): (Vec<&UnknownEdge>, Vec<&UnknownEdge>) =
+            shown.unknown_edges.iter().partition(|u| u.alarming);
+        let new_edge = |u: &UnknownEdge| Contribution {
             label: format!("new edge {u}"),
             expected: 0.0,
             observed: 1.0,
@@ -233,13 +231,20 @@ mod tests {
     }
 
     #[test]
-    fn the_never_seen_communication_is_named_before_what_the_reconstruction_missed() {
+    fn the_never_seen_communication_that_alarmed_is_named_before_what_the_reconstruction_missed() {
         use crate::graph::score::EdgeDeviation;
         let mut e = Evidence::default();
         let mut shell = interval(10 * S, true);
+        let edge = |src: &str, dst: &str, alarming| UnknownEdge {
+            src: src.into(),
+            dst: dst.into(),
+            alarming,
+        };
         shell.unknown_edges = vec![
-            "file:/etc/passwd->catalogue/bash".into(),
-            "catalogue/bash->net:tcp:4444".into(),
+            edge("file:/etc/passwd", "catalogue/bash", false),
+            edge("catalogue/bash", "net:tcp:4444", true),
+            // Never seen, but a known program talking inside its own service: reported after what alarmed.
+            edge("catalogue/gunicorn", "catalogue/bash", false),
         ];
         shell.top_edges = (0..5)
             .map(|i| EdgeDeviation {
@@ -254,8 +259,11 @@ mod tests {
         assert_eq!(labels[0], "new edge catalogue/bash->net:tcp:4444", "{labels:?}");
         assert_eq!(labels[1], "postgres/postgres->file:/data/0", "{labels:?}");
         assert_eq!(
-            labels.last(),
-            Some(&"new edge file:/etc/passwd->catalogue/bash"),
+            labels[labels.len() - 2..],
+            [
+                "new edge file:/etc/passwd->catalogue/bash",
+                "new edge catalogue/gunicorn->catalogue/bash"
+            ],
             "{labels:?}"
         );
     }

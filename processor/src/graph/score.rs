@@ -70,6 +70,46 @@ pub struct EdgeDeviation {
     pub observed: f64,
 }
 
+/// An edge the model never saw in training.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnknownEdge {
+    /// Its source node.
+    pub src: String,
+    /// Its destination node.
+    pub dst: String,
+    /// A never-seen communication, which flags its interval by itself under the `communication` policy: a
+    /// program never seen in its service talking, or a conversation between microservices never held. Not a
+    /// file or memory access, nor a known program's internal conversation with its own service.
+    pub alarming: bool,
+}
+
+impl std::fmt::Display for UnknownEdge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}->{}", self.src, self.dst)
+    }
+}
+
+/// `"src->dst"`, as every edge is named in `score graph` and incidents.
+impl Serialize for UnknownEdge {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl PartialEq<str> for UnknownEdge {
+    fn eq(&self, name: &str) -> bool {
+        name.strip_prefix(self.src.as_str())
+            .and_then(|rest| rest.strip_prefix("->"))
+            .is_some_and(|dst| dst == self.dst)
+    }
+}
+
+impl PartialEq<&str> for UnknownEdge {
+    fn eq(&self, name: &&str) -> bool {
+        self == *name
+    }
+}
+
 /// The verdict on one interval, as `score graph` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntervalScore {
@@ -83,8 +123,8 @@ pub struct IntervalScore {
     pub threshold: f64,
     /// Verdict.
     pub anomalous: bool,
-    /// Edges never seen in training.
-    pub unknown_edges: Vec<String>,
+    /// Edges never seen in training, sorted (`"src->dst"` in JSON).
+    pub unknown_edges: Vec<UnknownEdge>,
     /// Microservices by reconstruction error, worst first.
     pub services: Vec<ServiceError>,
     /// Edges missed most, worst first.
@@ -159,8 +199,8 @@ struct Features {
     row: Vec<f32>,
     /// Each column's bytes, uncapped (the row caps a feature at 4, the volume rule must not).
     bytes: Vec<u64>,
-    /// `src->dst` of the edges never seen in training, sorted.
-    unknown: Vec<String>,
+    /// The edges never seen in training, sorted.
+    unknown: Vec<UnknownEdge>,
     /// Whether one of them is a never-seen communication: neither end a file nor memory, and a conversation of
     /// microservices never seen (a service and a peer that never talked; a service's conversation with itself is
     /// internal), or a program never seen talking.
@@ -282,8 +322,8 @@ impl GraphScorer {
         closed.iter().map(|g| self.score(g)).collect()
     }
 
-    /// Input row of a graph built by this scorer, and the names of its edges the model has never seen.
-    pub fn features(&self, g: &IntervalGraph) -> (Vec<f32>, Vec<String>) {
+    /// Input row of a graph built by this scorer, and its edges the model has never seen.
+    pub fn features(&self, g: &IntervalGraph) -> (Vec<f32>, Vec<UnknownEdge>) {
         let f = self.features_in(g, None);
         (f.row, f.unknown)
     }
@@ -309,7 +349,7 @@ impl GraphScorer {
                     bytes[*c] = e.bytes;
                 }
                 None => {
-                    new_communication |= is_communication(s, d) && {
+                    let alarming = is_communication(s, d) && {
                         let c = conversation(names.name(e.group), s, d);
                         // A program never seen in the service, talking (a shell, a client tool), or a known one
                         // in a conversation never held.
@@ -319,7 +359,12 @@ impl GraphScorer {
                         let internal = c.1 == c.0;
                         !self.known_nodes.contains(thread) || (!internal && !self.known_conversations.contains(&c))
                     };
-                    unknown.push(format!("{s}->{d}"));
+                    new_communication |= alarming;
+                    unknown.push(UnknownEdge {
+                        src: s.to_owned(),
+                        dst: d.to_owned(),
+                        alarming,
+                    });
                 }
             }
         }
@@ -576,12 +621,22 @@ mod tests {
             vec![ev(100 * S + 9, "frontend", 10, "main", Op::Send, 250, redis)],
             "worker",
         );
-        assert!(v.unknown_edges.iter().any(|e| e == "frontend/main->redis"), "{v:?}");
+        assert!(
+            v.unknown_edges
+                .iter()
+                .any(|e| e == "frontend/main->redis" && !e.alarming),
+            "{v:?}"
+        );
         assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
 
         // A thread never seen in the frontend talking to redis: a new program, talking.
         let v = verdict(&mut scorer, Vec::new(), "exporter");
-        assert!(v.unknown_edges.iter().any(|e| e == "frontend/exporter->redis"), "{v:?}");
+        assert!(
+            v.unknown_edges
+                .iter()
+                .any(|e| e == "frontend/exporter->redis" && e.alarming),
+            "{v:?}"
+        );
         assert!(
             v.anomalous,
             "a program never seen in the service, talking, alarms: {v:?}"
@@ -599,7 +654,9 @@ mod tests {
             "worker",
         );
         assert!(
-            v.unknown_edges.iter().any(|e| e == "redis/redis-server->redis"),
+            v.unknown_edges
+                .iter()
+                .any(|e| e == "redis/redis-server->redis" && !e.alarming),
             "{v:?}"
         );
         assert!(!v.anomalous || v.score > v.threshold, "{v:?}");
@@ -613,7 +670,12 @@ mod tests {
             ],
             "worker",
         );
-        assert!(v.unknown_edges.iter().any(|e| e == "redis/redis-server->auth"), "{v:?}");
+        assert!(
+            v.unknown_edges
+                .iter()
+                .any(|e| e == "redis/redis-server->auth" && e.alarming),
+            "{v:?}"
+        );
         assert!(v.anomalous, "{v:?}");
 
         // The frontend reaching a peer it never talked to.
