@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use spanguard::cmd;
 use spanguard_config::{Config, LogEncoding};
 use tracing_subscriber::filter::Targets;
@@ -28,15 +28,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     /// Log line format (overrides service.telemetry.logs.encoding).
     #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormat>,
+    log_format: Option<LogEncoding>,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Console,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -109,7 +103,7 @@ enum GenerateCommand {
     Lte(cmd::generate::LteArgs),
 }
 
-fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
+fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogEncoding>) {
     // `RUST_LOG` directives (`info,spanguard_exporter=debug`) override the configured level. `Targets` parses
     // them without a regex engine, which keeps a cold build of the binary lighter.
     let filter = std::env::var("RUST_LOG")
@@ -117,11 +111,7 @@ fn init_logs(level: &str, encoding: LogEncoding, flag: Option<LogFormat>) {
         .and_then(|directives| directives.parse::<Targets>().ok())
         .or_else(|| level.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
-    let json = match flag {
-        Some(LogFormat::Json) => true,
-        Some(LogFormat::Console) => false,
-        None => encoding == LogEncoding::Json,
-    };
+    let json = flag.unwrap_or(encoding) == LogEncoding::Json;
     // Colours only for people at a terminal, and never when NO_COLOR is set (no-color.org): a log file or a
     // pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();

@@ -68,6 +68,7 @@ impl Default for MetricsConfig {
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LogEncoding {
     /// Human-readable, one line per event.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::workload::rng::Rng;
-use crate::workload::socialnet::{Kind, SocialNetwork};
+use crate::workload::socialnet::{Kind, PaperSet, SocialNetwork};
 
 /// `spanguard generate socialnet`.
 #[derive(clap::Args, Debug)]
@@ -32,17 +32,6 @@ pub struct SocialNetArgs {
     pub seed: u64,
 }
 
-/// The paper's data sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PaperSet {
-    /// Table 1.
-    Normal,
-    /// The validation set.
-    Validation,
-    /// Table 2.
-    Attack,
-}
-
 /// Writes requests as OTLP/JSON lines.
 pub fn write_jsonl(path: &std::path::Path, requests: &[ExportTraceServiceRequest]) -> anyhow::Result<()> {
     let mut w = super::output::create(path)?;
@@ -59,21 +48,7 @@ pub fn socialnet_cmd(args: &SocialNetArgs) -> anyhow::Result<usize> {
     let g = SocialNetwork::default();
     let mut rng = Rng::new(args.seed);
     let mix: Vec<(Kind, usize)> = match args.set {
-        Some(PaperSet::Normal) => vec![
-            (Kind::ComposePost, 1526),
-            (Kind::CorrectLogin, 420),
-            (Kind::IncorrectLogin, 54),
-        ],
-        Some(PaperSet::Validation) => vec![
-            (Kind::ComposePost, 300),
-            (Kind::CorrectLogin, 165),
-            (Kind::IncorrectLogin, 35),
-        ],
-        Some(PaperSet::Attack) => vec![
-            (Kind::ComposePost, 30),
-            (Kind::CorrectLogin, 7),
-            (Kind::IncorrectLogin, 13),
-        ],
+        Some(set) => set.mix().to_vec(),
         None => vec![
             (Kind::ComposePost, args.compose),
             (Kind::CorrectLogin, args.correct_logins),

@@ -71,39 +71,42 @@ pub struct PaperSets {
     pub attack: Vec<ExportTraceServiceRequest>,
 }
 
+/// One of the paper's data sets (`generate socialnet --set`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaperSet {
+    /// Table 1: 1526 composePost, 420 correct and 54 incorrect logins.
+    Normal,
+    /// The validation set: 300 composePost, 165 correct and 35 incorrect logins.
+    Validation,
+    /// Table 2: 30 composePost, 7 correct and 13 incorrect logins.
+    Attack,
+}
+
+impl PaperSet {
+    /// Its traces of each kind.
+    pub fn mix(self) -> [(Kind, usize); 3] {
+        let (compose, correct, incorrect) = match self {
+            PaperSet::Normal => (1526, 420, 54),
+            PaperSet::Validation => (300, 165, 35),
+            PaperSet::Attack => (30, 7, 13),
+        };
+        [
+            (Kind::ComposePost, compose),
+            (Kind::CorrectLogin, correct),
+            (Kind::IncorrectLogin, incorrect),
+        ]
+    }
+}
+
 /// Builds the paper's data sets from `seed`.
 pub fn paper_sets(seed: u64) -> PaperSets {
     let g = SocialNetwork::default();
     let mut rng = Rng::new(seed);
     let t0 = 1_700_000_000_000_000_000;
     PaperSets {
-        normal: g.dataset(
-            &[
-                (Kind::ComposePost, 1526),
-                (Kind::CorrectLogin, 420),
-                (Kind::IncorrectLogin, 54),
-            ],
-            &mut rng,
-            t0,
-        ),
-        validation: g.dataset(
-            &[
-                (Kind::ComposePost, 300),
-                (Kind::CorrectLogin, 165),
-                (Kind::IncorrectLogin, 35),
-            ],
-            &mut rng,
-            t0 + 3_600_000_000_000,
-        ),
-        attack: g.dataset(
-            &[
-                (Kind::ComposePost, 30),
-                (Kind::CorrectLogin, 7),
-                (Kind::IncorrectLogin, 13),
-            ],
-            &mut rng,
-            t0 + 7_200_000_000_000,
-        ),
+        normal: g.dataset(&PaperSet::Normal.mix(), &mut rng, t0),
+        validation: g.dataset(&PaperSet::Validation.mix(), &mut rng, t0 + 3_600_000_000_000),
+        attack: g.dataset(&PaperSet::Attack.mix(), &mut rng, t0 + 7_200_000_000_000),
     }
 }
 
