@@ -10,6 +10,7 @@ use spanguard_processor::frequency::drift::Adaptation;
 use spanguard_processor::frequency::holdout::{evaluate, Burst, EvalResult};
 use spanguard_processor::frequency::model::Method;
 use spanguard_processor::frequency::report;
+use spanguard_processor::frequency::sequence::Siblings;
 use spanguard_processor::frequency::tracking::EvidenceSettings;
 use spanguard_processor::frequency::windows::score_windows;
 use spanguard_processor::frequency::{train, FrequencyDetector, FrequencyModel, TrainOptions};
@@ -60,6 +61,11 @@ pub struct MethodArgs {
     /// CUSUM decision threshold h, in σ.
     #[arg(long, default_value_t = 5.0)]
     pub cusum_h: f64,
+    /// How a trace's sequence orders sibling calls: `time` (by start, the paper's order) or `concurrent` (calls
+    /// that ran at the same time in a fixed order). Default: `concurrent` for the evidence method, `time` for the
+    /// threshold method and --paper.
+    #[arg(long, value_enum)]
+    pub siblings: Option<Siblings>,
 }
 
 /// `--statistic`: which [`Statistic`] the threshold method uses. The domain enum carries the chi statistic's
@@ -87,6 +93,7 @@ impl MethodArgs {
             beta: 0.8,
             cusum_k: 0.5,
             cusum_h: 5.0,
+            siblings: None,
         }
     }
 
@@ -99,12 +106,16 @@ impl MethodArgs {
             reference: self.cusum_k,
             threshold: self.cusum_h,
         };
+        let base = TrainOptions {
+            siblings: self.siblings.unwrap_or(Siblings::Time),
+            ..TrainOptions::default()
+        };
         if self.paper {
             return TrainOptions {
                 window,
                 k,
                 cusum,
-                ..TrainOptions::default()
+                ..base
             };
         }
         match self.method {
@@ -123,7 +134,8 @@ impl MethodArgs {
                     cusum_threshold: self.cusum_h,
                     ..EvidenceSettings::default()
                 },
-                ..TrainOptions::default()
+                siblings: self.siblings.unwrap_or(Siblings::Concurrent),
+                ..base
             },
             Method::Threshold => TrainOptions {
                 window,
@@ -139,7 +151,7 @@ impl MethodArgs {
                     StatisticArg::Chi => chi,
                     StatisticArg::Euclidean => Statistic::Euclidean,
                 },
-                ..TrainOptions::default()
+                ..base
             },
         }
     }

@@ -381,7 +381,7 @@ impl Baseline {
         let mut ids: Vec<SeqId> = (0..self.raw.len() as SeqId).collect();
         ids.sort_by(|a, b| self.raw[*b as usize].total_cmp(&self.raw[*a as usize]));
         ids.truncate(keep);
-        let mut vocab = Vocabulary::new();
+        let mut vocab = Vocabulary::with_siblings(self.vocab.siblings());
         let mut raw = Vec::with_capacity(keep);
         for id in ids {
             let calls: Vec<_> = self

@@ -228,7 +228,7 @@ impl<'a> Stream<'a> {
         }
         let model = train_normal(&traces[..t], &traces[t..v], &opts.labels, train_opts)?;
         let (training, test) = (&traces[..t], &traces[v..]);
-        let mut vocab = Vocabulary::new();
+        let mut vocab = Vocabulary::with_siblings(model.siblings);
         let mut x = SequenceExtractor::new();
         let train_seq = training.iter().map(|tr| x.sequence(tr, &mut vocab)).collect();
         let test_seq = test.iter().map(|tr| x.sequence(tr, &mut vocab)).collect();

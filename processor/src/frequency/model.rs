@@ -10,8 +10,12 @@
 //!   "cusum": { "reference": 0.5, "threshold": 5.0 }, "statistic": { "kind": "chi", "min_frequency": 0.01 },
 //!   "evidence": { "alpha": 0.005, "remix_alpha": 0.01, "adapt": 0.1, "confirm_windows": 3, "library": 8,
 //!                 "dispersion": { "phi": 1.1, "kappa": 0.0 }, "cusum_reference": 1.0, "cusum_threshold": 5.0,
-//!                 "rare": { "traces": 500, "rare_traces": 3, "pairs": 12250, "rare_pairs": 0 } } }
+//!                 "rare": { "traces": 500, "rare_traces": 3, "pairs": 12250, "rare_pairs": 0 } },
+//!   "siblings": "concurrent" }
 //! ```
+//!
+//! `siblings` says how the walk ordered siblings (`time`, the paper's order, or `concurrent`: concurrent calls
+//! in a fixed order, [`super::sequence::Siblings`]); absent, `time`.
 //!
 //! `method` says how windows are judged: `evidence` (the default since version 2: per-sequence tests calibrated
 //! by the measured noise, [`super::tracking`]) or `threshold` (the paper's `mean + k·σ` of the validation
@@ -25,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::baseline::{Baseline, Statistic};
 use super::cusum::CusumParams;
 pub use super::drift::Adaptation;
-use super::sequence::Vocabulary;
+use super::sequence::{Siblings, Vocabulary};
 use super::tracking::EvidenceSettings;
 use crate::model_file::{read_versioned, ReadError};
 
@@ -131,6 +135,10 @@ pub struct FrequencyModel {
     /// The evidence method's settings and measured noise (used when `method` is `evidence`).
     #[serde(default)]
     pub evidence: EvidenceSettings,
+    /// How the walk ordered siblings when the sequences were made (`time` when absent: every model written
+    /// before the rule was recorded).
+    #[serde(default)]
+    pub siblings: Siblings,
 }
 
 /// How a model judges windows.
@@ -231,7 +239,7 @@ impl FrequencyModel {
 
     /// The in-memory baseline (vocabulary interned, frequencies indexed by sequence id).
     pub fn baseline(&self) -> Baseline {
-        let mut vocab = Vocabulary::new();
+        let mut vocab = Vocabulary::with_siblings(self.siblings);
         let call_ids: Vec<u32> = self.calls.iter().map(|[s, o]| vocab.call(s, o)).collect();
         let mut freqs = Vec::with_capacity(self.sequences.len());
         let mut scratch = Vec::new();

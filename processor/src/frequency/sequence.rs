@@ -8,18 +8,52 @@
 //!    id repeats an earlier span's is a copy delivered twice (exporters retry: delivery is at least once), not a
 //!    second call: it is left out, and the first span with that id is the parent. A span with no parent id, a
 //!    parent that is missing (an orphan) or itself as parent is a root.
-//! 3. Roots, and the children of each span, are ordered by start time, then service, then name, then span id.
+//! 3. Roots, and the children of each span, are ordered by start time, then service, then name, then span id
+//!    ([`Siblings::Time`], the paper's order). With [`Siblings::Concurrent`] (the evidence method's models),
+//!    siblings that ran at the same time — each started before the ones started earlier had all ended — form a
+//!    group, ordered by service, then operation, then what they called (a digest of their subtrees' walks); the
+//!    groups stay in time order.
 //! 4. The sequence is the pre-order walk: a span, then the walk of each of its children in that order, root after
-//!    root. Spans in parent cycles (unreachable from any root) are walked afterwards, as roots, in the same order.
+//!    root. Spans in parent cycles (unreachable from any root) are walked afterwards, as roots, in time order.
 //!
 //! A global sort by start time would let clock skew between hosts put a child before its parent and let
 //! concurrent subtrees interleave; the tree walk keeps a subtree together, so only the order of siblings can vary.
+//! Which of two concurrent calls the scheduler happened to start first is noise, not behaviour: a fan-out to k
+//! services in parallel is up to k! sequences in time order (the paper's social network: 1308 sequences in 1856
+//! composePost traces, §4.2.2), which spreads one kind of request over many rare sequences and buries a surge
+//! of it, or a never-seen path, in what looks like the noise of constant novelty. Concurrent groups in a fixed
+//! order make it one sequence, and keep the order of calls that really follow each other.
 
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
+use serde::{Deserialize, Serialize};
 
 use crate::{SpanRecord, Trace};
+
+/// How siblings (the children of one span, and the roots) are ordered: part of what a sequence means, so a
+/// model records the rule it was trained with (`siblings` in `frequency.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Siblings {
+    /// By start time (the paper's order; every model written before the rule was recorded).
+    #[default]
+    Time,
+    /// By start time, except that siblings running at the same time are one group in a fixed order (service,
+    /// operation, then what they called).
+    Concurrent,
+}
+
+impl Siblings {
+    /// Its name in `frequency.json` and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Time => "time",
+            Self::Concurrent => "concurrent",
+        }
+    }
+}
 
 /// Index of a call (service, operation) in a [`Vocabulary`].
 pub type CallId = u32;
@@ -107,13 +141,30 @@ pub struct Vocabulary {
     services: Interner<Box<str>>,
     /// `(service, hash of the operation, operation)`.
     calls: Interner<(ServiceId, u64, Box<str>)>,
+    /// Per call, a digest of its names that is the same in every process (the interners' hashes are keyed per
+    /// process): what [`Siblings::Concurrent`] orders subtrees by.
+    call_digests: Vec<u64>,
     seqs: Interner<Box<[CallId]>>,
+    siblings: Siblings,
 }
 
 impl Vocabulary {
-    /// An empty vocabulary.
+    /// An empty vocabulary whose sequences order siblings by time.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty vocabulary whose sequences order siblings by `siblings`.
+    pub fn with_siblings(siblings: Siblings) -> Self {
+        Self {
+            siblings,
+            ..Self::default()
+        }
+    }
+
+    /// How this vocabulary's sequences order siblings.
+    pub fn siblings(&self) -> Siblings {
+        self.siblings
     }
 
     /// The id of a service name, interning it if new.
@@ -138,11 +189,22 @@ impl Vocabulary {
         operation: impl FnOnce() -> &'a str,
     ) -> CallId {
         let hash = self.build.hash_one((service, name_hash));
-        self.calls.intern(
+        let id = self.calls.intern(
             hash,
             |(s, h, _)| *s == service && *h == name_hash,
             || (service, name_hash, operation().into()),
-        )
+        );
+        if id as usize >= self.call_digests.len() {
+            let (s, o) = self.call_name(id);
+            let digest = fnv1a(fnv1a(FNV_OFFSET, s.as_bytes()) ^ 0xff, o.as_bytes());
+            self.call_digests.push(digest);
+        }
+        id
+    }
+
+    /// The process-independent digest of a call's names.
+    fn call_digest(&self, call: CallId) -> u64 {
+        self.call_digests.get(call as usize).copied().unwrap_or(0)
     }
 
     /// The id of call `service/operation`, interning it if new.
@@ -189,6 +251,7 @@ impl Vocabulary {
     pub fn clear_transient(&mut self) {
         self.seqs.clear_transient();
         self.calls.clear_transient();
+        self.call_digests.truncate(self.calls.keys.len());
         self.services.clear_transient();
     }
 
@@ -229,6 +292,26 @@ impl Vocabulary {
 
 const NONE: u32 = u32::MAX;
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a: a digest that is the same in every process and every build (call names are few and short).
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Folds a child's subtree digest into its parent's.
+fn fold_digest(h: u64, child: u64) -> u64 {
+    (h.rotate_left(23) ^ child).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The end of a span as a point in time no earlier than its start (an unfinished span has no end).
+fn end_of(r: &SpanRecord) -> u64 {
+    r.end_time_unix_nano().max(r.start_time_unix_nano())
+}
+
 /// Rule 3: start time, then service, then name, then span id.
 fn sibling_order(a: &SpanRecord, b: &SpanRecord) -> std::cmp::Ordering {
     a.start_time_unix_nano()
@@ -254,6 +337,9 @@ pub struct SequenceExtractor {
     stack: Vec<u32>,
     calls: Vec<CallId>,
     span_calls: Vec<CallId>,
+    /// [`Siblings::Concurrent`]: spans parents first, and each span's subtree digest.
+    levels: Vec<u32>,
+    digests: Vec<u64>,
 }
 
 fn id64(bytes: &[u8]) -> Option<u64> {
@@ -354,6 +440,9 @@ impl SequenceExtractor {
                     .sort_unstable_by(|a, b| sibling_order(&spans[*a as usize], &spans[*b as usize]).then(a.cmp(b)));
             }
         }
+        if vocab.siblings() == Siblings::Concurrent {
+            self.order_concurrent(spans, vocab);
+        }
         self.visited.clear();
         self.visited.extend_from_slice(&self.duplicate);
         let calls = n - self.duplicate.iter().filter(|d| **d).count();
@@ -371,6 +460,45 @@ impl SequenceExtractor {
             }
         }
         &self.calls
+    }
+
+    /// Rule 3 for [`Siblings::Concurrent`], on buckets already in time order: children before parents (the
+    /// reverse of a breadth-first order from the roots), each span's concurrent groups of children are put in
+    /// their fixed order, then its subtree digest is folded from its call and its children's digests in that
+    /// order. Spans no root reaches (cycles) keep time order.
+    fn order_concurrent(&mut self, spans: &[SpanRecord], vocab: &Vocabulary) {
+        let n = spans.len();
+        self.digests.clear();
+        self.digests.resize(n, 0);
+        self.levels.clear();
+        self.levels.extend(
+            self.order[self.start[0] as usize..self.start[1] as usize]
+                .iter()
+                .copied(),
+        );
+        let mut at = 0;
+        while at < self.levels.len() {
+            let i = self.levels[at] as usize;
+            at += 1;
+            if !self.duplicate[i] {
+                let (lo, hi) = (self.start[i + 1] as usize, self.start[i + 2] as usize);
+                self.levels.extend_from_slice(&self.order[lo..hi]);
+            }
+        }
+        for k in (0..self.levels.len()).rev() {
+            let i = self.levels[k] as usize;
+            let (lo, hi) = (self.start[i + 1] as usize, self.start[i + 2] as usize);
+            order_groups(&mut self.order[lo..hi], spans, &self.span_calls, &self.digests, vocab);
+            let mut h = vocab.call_digest(self.span_calls[i]);
+            for c in &self.order[lo..hi] {
+                if !self.duplicate[*c as usize] {
+                    h = fold_digest(h, self.digests[*c as usize]);
+                }
+            }
+            self.digests[i] = h;
+        }
+        let (lo, hi) = (self.start[0] as usize, self.start[1] as usize);
+        order_groups(&mut self.order[lo..hi], spans, &self.span_calls, &self.digests, vocab);
     }
 
     fn walk(&mut self, root: u32) {
@@ -405,6 +533,35 @@ impl SequenceExtractor {
     }
 }
 
+/// Puts each concurrent group of `siblings` (in time order) in its fixed order: service, operation, subtree
+/// digest, then time. A group runs while each next sibling starts before every earlier one of it has ended.
+fn order_groups(siblings: &mut [u32], spans: &[SpanRecord], calls: &[CallId], digests: &[u64], vocab: &Vocabulary) {
+    let mut lo = 0;
+    while lo < siblings.len() {
+        let mut end = end_of(&spans[siblings[lo] as usize]);
+        let mut hi = lo + 1;
+        while hi < siblings.len() && spans[siblings[hi] as usize].start_time_unix_nano() < end {
+            end = end.max(end_of(&spans[siblings[hi] as usize]));
+            hi += 1;
+        }
+        if hi - lo > 1 {
+            siblings[lo..hi].sort_by(|a, b| {
+                let (a, b) = (*a as usize, *b as usize);
+                let by_call = if calls[a] == calls[b] {
+                    std::cmp::Ordering::Equal
+                } else {
+                    vocab.call_name(calls[a]).cmp(&vocab.call_name(calls[b]))
+                };
+                by_call
+                    .then_with(|| digests[a].cmp(&digests[b]))
+                    .then_with(|| sibling_order(&spans[a], &spans[b]))
+                    .then(a.cmp(&b))
+            });
+        }
+        lo = hi;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,11 +590,119 @@ mod tests {
     }
 
     fn text(spans: Vec<SpanRecord>) -> String {
-        let mut v = Vocabulary::new();
+        text_in(&mut Vocabulary::new(), spans)
+    }
+
+    fn text_in(v: &mut Vocabulary, spans: Vec<SpanRecord>) -> String {
         let mut x = SequenceExtractor::new();
         let t = Trace { id: [1; 16], spans };
-        let s = x.sequence(&t, &mut v);
+        let s = x.sequence(&t, v);
         v.text(s)
+    }
+
+    /// A span running from `start` to `end`.
+    fn run(service: &str, name: &str, id: u8, parent: u8, start: u64, end: u64) -> SpanRecord {
+        SpanRecord::from_span(
+            Arc::new(ResourceCtx::for_service(service)),
+            Arc::new(ScopeCtx::default()),
+            &Span {
+                trace_id: vec![1; 16],
+                span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+                parent_span_id: if parent == 0 {
+                    Vec::new()
+                } else {
+                    vec![0, 0, 0, 0, 0, 0, 0, parent]
+                },
+                name: name.into(),
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn concurrent(spans: Vec<SpanRecord>) -> String {
+        text_in(&mut Vocabulary::with_siblings(Siblings::Concurrent), spans)
+    }
+
+    /// A post whose three uploads run in parallel, started in the order `order`, the media upload calling the
+    /// store; then, once all three are done, the timeline write.
+    fn fan_out(order: [u8; 3]) -> Vec<SpanRecord> {
+        let mut spans = vec![run("nginx", "compose", 1, 0, 0, 100)];
+        for (rank, which) in order.iter().enumerate() {
+            let start = 10 + rank as u64;
+            spans.push(match which {
+                0 => run("text", "upload", 2, 1, start, 40),
+                1 => run("user", "upload", 3, 1, start, 45),
+                _ => run("media", "upload", 4, 1, start, 50),
+            });
+        }
+        spans.push(run("mongo", "store", 5, 4, 20, 30));
+        spans.push(run("timeline", "write", 6, 1, 60, 70));
+        spans
+    }
+
+    #[test]
+    fn concurrent_calls_are_one_sequence_whatever_started_first() {
+        let orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]];
+        let time: std::collections::BTreeSet<String> = orders.iter().map(|o| text(fan_out(*o))).collect();
+        assert_eq!(time.len(), orders.len(), "time order: one sequence per start order");
+        let fixed: std::collections::BTreeSet<String> = orders.iter().map(|o| concurrent(fan_out(*o))).collect();
+        assert_eq!(
+            fixed.into_iter().collect::<Vec<_>>(),
+            ["nginx/compose -> media/upload -> mongo/store -> text/upload -> user/upload -> timeline/write"],
+            "concurrent calls in a fixed order, subtrees kept together, the later call last"
+        );
+    }
+
+    #[test]
+    fn calls_that_follow_each_other_keep_their_order() {
+        // `b` starts after `a` has ended: a real order, not the scheduler's, although `a` sorts after `b`.
+        let seq = vec![
+            run("gw", "r", 1, 0, 0, 100),
+            run("y", "a", 2, 1, 10, 20),
+            run("x", "b", 3, 1, 20, 30),
+        ];
+        assert_eq!(concurrent(seq), "gw/r -> y/a -> x/b");
+        let overlapping = vec![
+            run("gw", "r", 1, 0, 0, 100),
+            run("y", "a", 2, 1, 10, 25),
+            run("x", "b", 3, 1, 20, 30),
+        ];
+        assert_eq!(concurrent(overlapping), "gw/r -> x/b -> y/a");
+    }
+
+    #[test]
+    fn concurrent_calls_of_one_operation_are_ordered_by_what_they_call() {
+        // Two parallel product lookups, one of which misses the cache: which started first does not matter.
+        let lookups = |miss_first: bool| {
+            let (hit, miss) = if miss_first { (3, 2) } else { (2, 3) };
+            vec![
+                run("gw", "cart", 1, 0, 0, 100),
+                run("catalog", "get", 2, 1, 10, 50),
+                run("catalog", "get", 3, 1, 11, 50),
+                run("db", "query", 4, miss, 20, 30),
+                run("cache", "get", 5, hit, 15, 16),
+            ]
+        };
+        assert_ne!(text(lookups(true)), text(lookups(false)));
+        assert_eq!(concurrent(lookups(true)), concurrent(lookups(false)));
+    }
+
+    #[test]
+    fn the_fixed_order_does_not_depend_on_the_vocabulary() {
+        // Calls interned in another order (another process, a rebuilt vocabulary) give the same sequence.
+        let mut other = Vocabulary::with_siblings(Siblings::Concurrent);
+        for (s, o) in [
+            ("user", "upload"),
+            ("timeline", "write"),
+            ("text", "upload"),
+            ("mongo", "store"),
+        ] {
+            other.call(s, o);
+        }
+        assert_eq!(text_in(&mut other, fan_out([1, 0, 2])), concurrent(fan_out([0, 1, 2])));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::cusum::CusumParams;
 use super::model::{Adaptation, FrequencyModel, Method, SequenceEntry, Training, Validation, FORMAT, VERSION};
 use super::noise::Dispersion;
 use super::scorer::Scorer;
-use super::sequence::{SequenceExtractor, Vocabulary};
+use super::sequence::{SequenceExtractor, Siblings, Vocabulary};
 use super::tracking::{EvidenceSettings, RareClass, Tracker};
 use crate::Trace;
 
@@ -30,6 +30,8 @@ pub struct TrainOptions {
     pub method: Method,
     /// The evidence method's settings (its dispersion is measured here).
     pub evidence: EvidenceSettings,
+    /// How sequences order siblings.
+    pub siblings: Siblings,
 }
 
 impl Default for TrainOptions {
@@ -43,15 +45,17 @@ impl Default for TrainOptions {
             statistic: Statistic::Euclidean,
             method: Method::Threshold,
             evidence: EvidenceSettings::default(),
+            siblings: Siblings::Time,
         }
     }
 }
 
 impl TrainOptions {
-    /// spanguard's default: the evidence method, windows of 50.
+    /// spanguard's default: the evidence method, windows of 50, concurrent calls in a fixed order.
     pub fn evidence() -> Self {
         Self {
             method: Method::Evidence,
+            siblings: Siblings::Concurrent,
             ..Self::default()
         }
     }
@@ -105,7 +109,7 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         });
     }
 
-    let mut vocab = Vocabulary::new();
+    let mut vocab = Vocabulary::with_siblings(opts.siblings);
     let mut extractor = SequenceExtractor::new();
     let mut counts: Vec<u64> = Vec::new();
     for t in training {
@@ -172,6 +176,7 @@ pub fn train(training: &[Trace], validation: &[Trace], opts: &TrainOptions) -> R
         statistic,
         method: opts.method,
         evidence,
+        siblings: opts.siblings,
     })
 }
 
