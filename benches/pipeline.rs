@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use prost::Message;
 use spanguard_processor::assembly::Assembler;
 use spanguard_processor::enrich::{enrich, window_attributes};
-use spanguard_processor::frequency::sequence::{SequenceExtractor, Vocabulary};
+use spanguard_processor::frequency::sequence::{SequenceExtractor, Siblings, Vocabulary};
 use spanguard_processor::{Appended, SpanRecord, Trace, Window};
 use spanguard_receiver::{decode_request, Encoding};
 use spanguard_testkit::bench::shape::{Shape, Template};
@@ -56,15 +56,20 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(|| records.clone(), assemble, BatchSize::LargeInput)
     });
     let traces = assemble(records.clone());
-    group.bench_function("call sequences", |b| {
-        let mut vocab = Vocabulary::new();
-        let mut ex = SequenceExtractor::new();
-        b.iter(|| {
-            for t in &traces {
-                std::hint::black_box(ex.sequence(t, &mut vocab));
-            }
-        })
-    });
+    for (name, siblings) in [
+        ("call sequences", Siblings::Time),
+        ("call sequences, concurrent calls ordered", Siblings::Concurrent),
+    ] {
+        group.bench_function(name, |b| {
+            let mut vocab = Vocabulary::with_siblings(siblings);
+            let mut ex = SequenceExtractor::new();
+            b.iter(|| {
+                for t in &traces {
+                    std::hint::black_box(ex.sequence(t, &mut vocab));
+                }
+            })
+        });
+    }
     group.bench_function("enrich", |b| {
         b.iter_batched(
             || Window::new("bench-1", 1, traces.clone(), false),

@@ -61,9 +61,9 @@ pub struct MethodArgs {
     /// CUSUM decision threshold h, in σ.
     #[arg(long, default_value_t = 5.0)]
     pub cusum_h: f64,
-    /// How a trace's sequence orders sibling calls: `time` (by start, the paper's order) or `concurrent` (calls
-    /// that ran at the same time in a fixed order). Default: `concurrent` for the evidence method, `time` for the
-    /// threshold method and --paper.
+    /// How a trace's sequence orders sibling calls: `time` (by start, the paper's order; the default) or
+    /// `concurrent` (calls that ran at the same time in a fixed order: for applications that fan out in
+    /// parallel, README "Concurrent calls have no order").
     #[arg(long, value_enum)]
     pub siblings: Option<Siblings>,
 }
@@ -134,7 +134,6 @@ impl MethodArgs {
                     cusum_threshold: self.cusum_h,
                     ..EvidenceSettings::default()
                 },
-                siblings: self.siblings.unwrap_or(Siblings::Concurrent),
                 ..base
             },
             Method::Threshold => TrainOptions {

@@ -11,6 +11,7 @@ use super::baseline::Statistic;
 use super::eval::StreamResult;
 use super::holdout::EvalResult;
 use super::model::{FrequencyModel, Method};
+use super::sequence::Siblings;
 use super::windows::WindowLine;
 use super::FrequencyVerdict;
 use crate::detector::shorten;
@@ -283,6 +284,7 @@ pub fn inspect(m: &FrequencyModel, path: &Path, top: usize) -> (Value, String) {
         "adaptation": { "alpha": m.adaptation.alpha, "confirm_within": m.adaptation.confirm_within },
         "cusum": { "k": m.cusum.reference, "h": m.cusum.threshold },
         "method": m.method.name(),
+        "siblings": m.siblings.name(),
         "evidence": m.evidence,
         "top_sequences": shown.iter().map(|(f, s)| json!({"frequency": f, "sequence": s})).collect::<Vec<_>>(),
     });
@@ -290,10 +292,14 @@ pub fn inspect(m: &FrequencyModel, path: &Path, top: usize) -> (Value, String) {
     let _ = writeln!(t, "frequency model  {}  ({} v{})", path.display(), m.format, m.version);
     let _ = writeln!(
         t,
-        "  vocabulary      {} services, {} (service, operation) calls, {} distinct sequences",
+        "  vocabulary      {} services, {} (service, operation) calls, {} distinct sequences (siblings: {})",
         services.len(),
         m.calls.len(),
-        m.sequences.len()
+        m.sequences.len(),
+        match m.siblings {
+            Siblings::Time => "in time order",
+            Siblings::Concurrent => "concurrent calls in a fixed order",
+        }
     );
     let _ = writeln!(
         t,

@@ -51,11 +51,10 @@ impl Default for TrainOptions {
 }
 
 impl TrainOptions {
-    /// spanguard's default: the evidence method, windows of 50, concurrent calls in a fixed order.
+    /// spanguard's default: the evidence method, windows of 50.
     pub fn evidence() -> Self {
         Self {
             method: Method::Evidence,
-            siblings: Siblings::Concurrent,
             ..Self::default()
         }
     }
