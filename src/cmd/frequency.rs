@@ -64,8 +64,9 @@ pub struct MethodArgs {
     /// How a trace's sequence orders sibling calls: `time` (by start, the paper's order; the default) or
     /// `concurrent` (calls that ran at the same time in a fixed order: for applications that fan out in
     /// parallel, README "Concurrent calls have no order").
-    #[arg(long, value_enum)]
-    pub siblings: Option<Siblings>,
+    /// --paper always walks in time order, as the paper counts sequences.
+    #[arg(long, value_enum, default_value = "time")]
+    pub siblings: Siblings,
 }
 
 /// `--statistic`: which [`Statistic`] the threshold method uses. The domain enum carries the chi statistic's
@@ -93,7 +94,7 @@ impl MethodArgs {
             beta: 0.8,
             cusum_k: 0.5,
             cusum_h: 5.0,
-            siblings: None,
+            siblings: Siblings::Time,
         }
     }
 
@@ -106,18 +107,18 @@ impl MethodArgs {
             reference: self.cusum_k,
             threshold: self.cusum_h,
         };
-        let base = TrainOptions {
-            siblings: self.siblings.unwrap_or(Siblings::Time),
-            ..TrainOptions::default()
-        };
         if self.paper {
             return TrainOptions {
                 window,
                 k,
                 cusum,
-                ..base
+                ..TrainOptions::default()
             };
         }
+        let base = TrainOptions {
+            siblings: self.siblings,
+            ..TrainOptions::default()
+        };
         match self.method {
             Method::Evidence => TrainOptions {
                 window,

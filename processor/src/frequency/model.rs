@@ -11,7 +11,7 @@
 //!   "evidence": { "alpha": 0.005, "remix_alpha": 0.01, "adapt": 0.1, "confirm_windows": 3, "library": 8,
 //!                 "dispersion": { "phi": 1.1, "kappa": 0.0 }, "cusum_reference": 1.0, "cusum_threshold": 5.0,
 //!                 "rare": { "traces": 500, "rare_traces": 3, "pairs": 12250, "rare_pairs": 0 } },
-//!   "siblings": "concurrent" }
+//!   "siblings": "time" }
 //! ```
 //!
 //! `siblings` says how the walk ordered siblings (`time`, the paper's order, or `concurrent`: concurrent calls

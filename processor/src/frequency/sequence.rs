@@ -534,7 +534,8 @@ impl SequenceExtractor {
 }
 
 /// Puts each concurrent group of `siblings` (in time order) in its fixed order: by the digest of the call's
-/// names, then of its subtree (names only where two digests collide). A group runs while each next sibling starts before every earlier one of it has ended.
+/// names, then of its subtree (names only where two digests collide). A group runs while each next sibling
+/// starts before every earlier one of it has ended.
 fn order_groups(siblings: &mut [u32], spans: &[SpanRecord], calls: &[CallId], digests: &[u64], vocab: &Vocabulary) {
     let mut lo = 0;
     while lo < siblings.len() {
@@ -565,24 +566,9 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::Span;
     use std::sync::Arc;
 
+    /// A span with a start and no end.
     fn span(service: &str, name: &str, id: u8, parent: u8, start: u64) -> SpanRecord {
-        SpanRecord::from_span(
-            Arc::new(ResourceCtx::for_service(service)),
-            Arc::new(ScopeCtx::default()),
-            &Span {
-                trace_id: vec![1; 16],
-                span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
-                parent_span_id: if parent == 0 {
-                    Vec::new()
-                } else {
-                    vec![0, 0, 0, 0, 0, 0, 0, parent]
-                },
-                name: name.into(),
-                start_time_unix_nano: start,
-                ..Default::default()
-            },
-        )
-        .unwrap()
+        run(service, name, id, parent, start, 0)
     }
 
     fn text(spans: Vec<SpanRecord>) -> String {
